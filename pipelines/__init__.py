@@ -1,0 +1,1 @@
+"""The Dagster code location for llmusage: thin assets, checks, jobs, schedules and sensors over the library."""

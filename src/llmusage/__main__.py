@@ -1,0 +1,5 @@
+"""`python -m llmusage` runs the command line."""
+
+from llmusage.cli import main
+
+main()

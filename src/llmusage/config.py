@@ -1,0 +1,64 @@
+"""Configuration, read from the environment in one place and only when asked (never at import time).
+
+| variable                | meaning                                   | default                              |
+| ----------------------- | ----------------------------------------- | ------------------------------------ |
+| `LLMUSAGE_DATABASE_URL` | the operational PostgreSQL (libpq URL)    | unset: embedded server under `pg/`   |
+| `LLMUSAGE_HOME`         | data directory (lake, warehouse, pg, ...) | `./.llmusage`                        |
+| `LLMUSAGE_MASTER_KEY`   | admin key for the proxy's management API  | unset: management routes refuse all  |
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_HOME = ".llmusage"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved configuration. `database_url` is None when the embedded server is to be used."""
+
+    home: Path
+    database_url: str | None
+    master_key: str | None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        home = Path(env.get("LLMUSAGE_HOME") or DEFAULT_HOME).expanduser().absolute()
+        return cls(
+            home=home,
+            database_url=env.get("LLMUSAGE_DATABASE_URL") or None,
+            master_key=env.get("LLMUSAGE_MASTER_KEY") or None,
+        )
+
+    @property
+    def pg_dir(self) -> Path:
+        return self.home / "pg"
+
+    @property
+    def lake_dir(self) -> Path:
+        return self.home / "lake"
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.home / "warehouse.duckdb"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.home / "exports"
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.home / "spool"
+
+
+def sql_dir() -> Path:
+    """Where the project's SQL files live: packaged beside the module, or the repository's `sql/`."""
+    packaged = Path(__file__).with_name("sql")
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "sql"

@@ -1,0 +1,116 @@
+"""Test harness: a real PostgreSQL, and a fresh database per test module cloned from a migrated template.
+
+The server is the embedded one (under `.llmusage-test/`), or the one `LLMUSAGE_TEST_DATABASE_URL` names.
+The template's name carries a hash of the migrations, so an edited or added migration makes a new one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from llmusage import embedded, migrations
+from llmusage.db import with_database
+
+ROOT = Path(__file__).resolve().parents[1]
+TEST_HOME = ROOT / ".llmusage-test"
+LLMUSAGE = [sys.executable, "-m", "llmusage"]
+
+
+@pytest.fixture(scope="session")
+def server_url() -> str:
+    """A URL of the test server's maintenance database."""
+    url = os.environ.get("LLMUSAGE_TEST_DATABASE_URL")
+    if not url:
+        TEST_HOME.mkdir(exist_ok=True)
+        return embedded.ensure_running(TEST_HOME / "pg").url("postgres")
+    try:
+        psycopg.connect(url, connect_timeout=10).close()
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"LLMUSAGE_TEST_DATABASE_URL is set but unreachable: {exc}")
+    return url
+
+
+@pytest.fixture(scope="session")
+def template_name(server_url: str) -> str:
+    """A migrated template database, made once per migration set and reused across runs."""
+    digest = hashlib.sha256("".join(m.checksum for m in migrations.discover()).encode()).hexdigest()[:12]
+    name = f"llmusage_tpl_{digest}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(7243)")
+        try:
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+                building = f"{name}_building_{os.getpid()}"
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(building)))
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(building)))
+                with psycopg.connect(with_database(server_url, building), autocommit=True) as target:
+                    migrations.migrate(target)
+                conn.execute(
+                    sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                        sql.Identifier(building), sql.Identifier(name)
+                    )
+                )
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(7243)")
+    return name
+
+
+def create_database(server_url: str, template: str, label: str) -> str:
+    name = f"llmusage_t_{re.sub(r'[^a-z0-9]+', '_', label.lower())[-30:]}_{os.getpid()}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template))
+        )
+    return with_database(server_url, name)
+
+
+def drop_database(server_url: str, url: str) -> None:
+    name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="module")
+def database_url(request: pytest.FixtureRequest, server_url: str, template_name: str) -> Iterator[str]:
+    """A fresh, migrated database for this test module."""
+    url = create_database(server_url, template_name, request.module.__name__)
+    yield url
+    drop_database(server_url, url)
+
+
+@pytest.fixture
+def empty_database_url(request: pytest.FixtureRequest, server_url: str) -> Iterator[str]:
+    """A fresh database with no schema at all (for migration tests)."""
+    name = f"llmusage_e_{re.sub(r'[^a-z0-9]+', '_', request.node.name.lower())[-30:]}_{os.getpid()}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = with_database(server_url, name)
+    yield url
+    drop_database(server_url, url)
+
+
+@pytest.fixture(scope="module")
+def cli_env(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Environment for running `llmusage` as a subprocess against this module's database."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LLMUSAGE_")}
+    env["LLMUSAGE_DATABASE_URL"] = database_url
+    env["LLMUSAGE_HOME"] = str(tmp_path_factory.mktemp("home"))
+    return env
+
+
+def run_cli(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run `llmusage ARGS` in a subprocess, as a user would."""
+    return subprocess.run(
+        [*LLMUSAGE, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
