@@ -27,12 +27,17 @@ LLMUSAGE = [sys.executable, "-m", "llmusage"]
 
 
 @pytest.fixture(scope="session")
-def server_url() -> str:
+def server_url(request: pytest.FixtureRequest) -> str:
     """A URL of the test server's maintenance database."""
     url = os.environ.get("LLMUSAGE_TEST_DATABASE_URL")
     if not url:
         TEST_HOME.mkdir(exist_ok=True)
-        return embedded.ensure_running(TEST_HOME / "pg").url("postgres")
+        pg_dir = TEST_HOME / "pg"
+        started_here = embedded.read_running(pg_dir) is None
+        info = embedded.ensure_running(pg_dir)
+        if started_here:  # leave the machine as we found it
+            request.addfinalizer(lambda: embedded.stop(pg_dir))
+        return info.url("postgres")
     try:
         psycopg.connect(url, connect_timeout=10).close()
     except psycopg.OperationalError as exc:
