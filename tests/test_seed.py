@@ -253,3 +253,37 @@ def test_demo_runs_end_to_end(cli_env: dict[str, str]) -> None:
     assert "migrations:" in result.stdout
     assert "seed: 4,000 spend logs" in result.stdout
     assert re.search(r"entities over budget: [1-9]", result.stdout)
+
+
+def test_bulk_load_rebuilds_every_index(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bulk path (indexes dropped, COPY, indexes rebuilt on two connections) ends with the same schema."""
+    from llmusage.seed import loader
+
+    monkeypatch.setattr(loader, "BULK_THRESHOLD", 1_000)
+    with psycopg.connect(database_url) as conn:
+        report = seed(
+            conn,
+            SeedOptions(logs=12_000, days=3, seed=5, end=END, reset=True),
+            connect=lambda: psycopg.connect(database_url),
+        )
+    assert report.counts["LiteLLM_SpendLogs"] == 12_000
+    with psycopg.connect(database_url) as conn:
+        indexes = dict(
+            conn.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'LiteLLM_SpendLogs'")
+        )
+        assert set(indexes) == {
+            "LiteLLM_SpendLogs_pkey",
+            "idx_spendlogs_api_key",
+            "idx_spendlogs_created_at",
+            "idx_spendlogs_user",
+            "idx_spendlogs_team_id",
+        }
+        primary = conn.execute(
+            """SELECT count(*) FROM pg_constraint WHERE conrelid = '"LiteLLM_SpendLogs"'::regclass AND contype = 'p'"""
+        ).fetchone()
+        assert primary == (1,)
+        assert _drift(conn) == {"key": set(), "user": set(), "team": set(), "organization": set()}
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            conn.execute(
+                'INSERT INTO "LiteLLM_SpendLogs" (request_id) SELECT request_id FROM "LiteLLM_SpendLogs" LIMIT 1'
+            )

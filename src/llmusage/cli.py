@@ -141,13 +141,16 @@ def _run_seed(options: object) -> object:
 
     assert isinstance(options, SeedOptions)
     options.validate()
-    with connect(resolve_url(_settings())) as conn:
+    url = resolve_url(_settings())
+    with connect(url) as conn:
         if sys.stderr.isatty() and options.logs >= 500_000:
             columns = (TextColumn("seeding"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
             with Progress(*columns, transient=True) as bar:
                 task = bar.add_task("logs", total=options.logs)
-                return seed(conn, options, progress=lambda n: bar.advance(task, n))
-        return seed(conn, options)
+                return seed(
+                    conn, options, progress=lambda n: bar.advance(task, n), connect=lambda: connect(url)
+                )
+        return seed(conn, options, connect=lambda: connect(url))
 
 
 def _print_summary() -> None:
