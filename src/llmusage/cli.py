@@ -233,3 +233,13 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         click.echo(f"llmusage: error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
+
+
+def _register_commands() -> None:
+    """Commands that live in modules of their own."""
+    from llmusage.cli_reconcile import reconcile
+
+    cli.add_command(reconcile)
+
+
+_register_commands()

@@ -1,0 +1,5 @@
+-- Every log the ledger counts: the lake's settled days and PostgreSQL's tail, read in one snapshot.
+CREATE OR REPLACE TEMP VIEW ledger_logs AS
+SELECT request_id, api_key, "user", team_id, model, spend, created_at FROM lake_logs
+UNION ALL
+SELECT request_id, api_key, "user", team_id, model, spend, CAST(created_at AS TIMESTAMP) FROM tail

@@ -1,0 +1,270 @@
+"""Computing every entity's ledger, drift, utilization and status in DuckDB.
+
+The ledger is assembled from two sources that never overlap: the lake's day partitions before the
+cutoff (the latest partition's day), and PostgreSQL's logs from the cutoff on, read in the same
+snapshot as the `spend` columns. So a lake that is an hour behind does not show as drift, while a day
+the lake lost or never got does. One pass over the logs sums spend by entity, model and hour
+(`sql/reconcile/entity_hourly.sql`); ledgers, budget windows, top models and the hour in which a
+budget was crossed all come from that small table, and only the crossing hours are read again to
+find the exact log that crossed (`first_exceeded.sql`).
+
+Status: `exceeded` at or above 100% of `max_budget`, `warning` at or above the threshold (80% by
+default), else `ok`; an entity without a budget is `ok`. Spend whose key, user or team no longer
+exists is `orphaned`, kept as its own rows. Sums are compared with a tolerance (TOLERANCE relative,
+ABS_TOLERANCE absolute) so float rounding is never drift nor an overrun.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+
+from llmusage.budget_window import entity_window
+from llmusage.errors import LlmusageError
+from llmusage.reconcile.snapshot import ENTITY_TYPES, Snapshot, take
+from llmusage.sqlfiles import load
+
+TOLERANCE = 1e-9
+ABS_TOLERANCE = 1e-6  # USD: a millionth of a dollar
+FLAG = "llmusage_block"  # the metadata key of a flag llmusage set (see apply.py)
+STATUS_ORDER = {"exceeded": 0, "warning": 1, "orphaned": 2, "ok": 3}
+
+
+@dataclass(frozen=True)
+class ReconcileOptions:
+    threshold: float = 0.8
+    as_of: datetime | None = None  # naive UTC; default: the database's clock
+
+    def validate(self) -> None:
+        if not 0 < self.threshold <= 1:
+            raise LlmusageError(f"--threshold must be in (0, 1], got {self.threshold}")
+
+
+@dataclass
+class Reconciliation:
+    entities: pl.DataFrame  # one row per entity, worst first (see COLUMNS)
+    cutoff: date | None  # lake days before it, PostgreSQL from it on
+    as_of: datetime
+    lake_days: int
+    tail_rows: int
+
+    def exceeded(self) -> pl.DataFrame:
+        return self.entities.filter(pl.col("status") == "exceeded")
+
+
+def spend_log_partitions(lake_dir: Path) -> dict[date, Path]:
+    """The lake's day partitions that hold a Parquet file, by day."""
+    root = lake_dir / "spend_logs"
+    found: dict[date, Path] = {}
+    if not root.is_dir():
+        return found
+    for part in root.glob("date=*"):
+        try:
+            day = date.fromisoformat(part.name.removeprefix("date="))
+        except ValueError:
+            continue
+        if any(part.glob("*.parquet")):
+            found[day] = part
+    return found
+
+
+def reconcile(url: str, lake_dir: Path, options: ReconcileOptions | None = None) -> Reconciliation:
+    """Reconcile every key, user, team and organization (see the module docstring)."""
+    options = options or ReconcileOptions()
+    options.validate()
+    partitions = spend_log_partitions(lake_dir)
+    cutoff = max(partitions) if partitions else None
+    snapshot = take(url, datetime.combine(cutoff, time()) if cutoff else None)
+    as_of = options.as_of or snapshot.taken_at
+    with duckdb.connect() as duck:
+        duck.execute("SET TimeZone = 'UTC'")
+        _register(duck, snapshot, lake_dir, partitions, cutoff, as_of)
+        for statement in ("lake_logs", "ledger_logs", "entity_hourly", "in_window"):
+            if statement == "lake_logs" and not partitions:
+                duck.execute(load("reconcile/lake_logs_empty.sql"))
+                continue
+            duck.execute(load(f"reconcile/{statement}.sql"), _params(statement, lake_dir, cutoff))
+        ledger = duck.sql(load("reconcile/ledger.sql")).pl()
+        entities = _combine(snapshot, ledger, options.threshold, as_of)
+        crossed = _first_exceeded(duck, entities, lake_dir, cutoff)
+    if crossed.height:
+        entities = entities.join(crossed, on=["entity_type", "entity_id"], how="left")
+    else:
+        entities = entities.with_columns(first_exceeded_at=pl.lit(None, dtype=pl.Datetime("us")))
+    entities = entities.with_columns(
+        order=pl.col("status").replace_strict(STATUS_ORDER, return_dtype=pl.Int8)
+    ).sort(["order", "utilization", "ledger_spend"], descending=[False, True, True], nulls_last=True)
+    return Reconciliation(
+        entities=entities.drop("order").select(COLUMNS),
+        cutoff=cutoff,
+        as_of=as_of,
+        lake_days=len(partitions),
+        tail_rows=snapshot.tail.num_rows,
+    )
+
+
+COLUMNS = [
+    "entity_type",
+    "entity_id",
+    "name",
+    "status",
+    "ledger_spend",
+    "recorded_spend",
+    "drift",
+    "drift_ok",
+    "max_budget",
+    "utilization",
+    "first_exceeded_at",
+    "requests",
+    "top_models",
+    "budget_duration",
+    "window_start",
+    "blocked",
+    "flagged",
+]
+
+
+def _params(statement: str, lake_dir: Path, cutoff: date | None) -> dict[str, object]:
+    if statement == "lake_logs":
+        return {"glob": str(lake_dir / "spend_logs" / "date=*" / "*.parquet"), "cutoff": cutoff}
+    return {}
+
+
+def _register(
+    duck: duckdb.DuckDBPyConnection,
+    snapshot: Snapshot,
+    lake_dir: Path,
+    partitions: dict[date, Path],
+    cutoff: date | None,
+    as_of: datetime,
+) -> None:
+    duck.register("tail", snapshot.tail)
+    teams = snapshot.entities["team"]
+    users = snapshot.entities["user"]
+    duck.register(
+        "pg_teams",
+        pa.table({"team_id": [t["entity_id"] for t in teams], "organization_id": [t["organization_id"] for t in teams]},
+                 schema=pa.schema([("team_id", pa.string()), ("organization_id", pa.string())])),
+    )  # fmt: skip
+    duck.register(
+        "pg_users",
+        pa.table({"user_id": [u["entity_id"] for u in users], "organization_id": [u["organization_id"] for u in users]},
+                 schema=pa.schema([("user_id", pa.string()), ("organization_id", pa.string())])),
+    )  # fmt: skip
+    windows: dict[str, list] = {"entity_type": [], "entity_id": [], "window_start": []}
+    for kind in ENTITY_TYPES:
+        for row in snapshot.entities[kind]:
+            window = entity_window(row["metadata"], row["created_at"], as_of)
+            if window:
+                windows["entity_type"].append(kind)
+                windows["entity_id"].append(row["entity_id"])
+                windows["window_start"].append(window[1])
+    duck.register(
+        "windows",
+        pa.table(windows, schema=pa.schema([("entity_type", pa.string()), ("entity_id", pa.string()),
+                                            ("window_start", pa.timestamp("us"))])),
+    )  # fmt: skip
+
+
+def _combine(snapshot: Snapshot, ledger: pl.DataFrame, threshold: float, as_of: datetime) -> pl.DataFrame:
+    """Entity rows (recorded side) joined with the ledger; orphans from the ledger side; statuses."""
+    records: list[dict] = []
+    for kind in ENTITY_TYPES:
+        for row in snapshot.entities[kind]:
+            window = entity_window(row["metadata"], row["created_at"], as_of)
+            metadata = row["metadata"] or {}
+            records.append(
+                {
+                    "entity_type": kind,
+                    "entity_id": row["entity_id"],
+                    "name": row["name"],
+                    "recorded_spend": float(row["recorded_spend"] or 0.0),
+                    "max_budget": row["max_budget"],
+                    "budget_duration": window[0] if window else None,
+                    "window_start": window[1] if window else None,
+                    "blocked": bool(row["blocked"]),
+                    "flagged": FLAG in metadata,
+                    "exists": True,
+                }
+            )
+    recorded = pl.DataFrame(
+        records,
+        schema={
+            "entity_type": pl.String, "entity_id": pl.String, "name": pl.String, "recorded_spend": pl.Float64,
+            "max_budget": pl.Float64, "budget_duration": pl.String, "window_start": pl.Datetime("us"),
+            "blocked": pl.Boolean, "flagged": pl.Boolean, "exists": pl.Boolean,
+        },
+    )  # fmt: skip
+    joined = recorded.join(ledger, on=["entity_type", "entity_id"], how="full", coalesce=True)
+    ledger_spend = pl.col("ledger_spend").fill_null(0.0)
+    budget = pl.col("max_budget")
+    slack = ABS_TOLERANCE + TOLERANCE * pl.max_horizontal(budget.abs(), pl.lit(1.0))
+    entities = joined.with_columns(
+        ledger_spend=ledger_spend,
+        requests=pl.col("requests").fill_null(0),
+        top_models=pl.col("top_models").fill_null([]),
+        exists=pl.col("exists").fill_null(False),
+    ).with_columns(
+        name=pl.col("name").fill_null(pl.col("entity_id")),
+        drift=pl.col("recorded_spend") - pl.col("ledger_spend"),
+        utilization=pl.when(budget > 0).then(pl.col("ledger_spend") / budget),
+        status=pl.when(~pl.col("exists"))
+        .then(pl.lit("orphaned"))
+        .when(budget.is_null())
+        .then(pl.lit("ok"))
+        .when(pl.col("ledger_spend") >= budget - slack)
+        .then(pl.lit("exceeded"))
+        .when(pl.col("ledger_spend") >= budget * threshold - slack)
+        .then(pl.lit("warning"))
+        .otherwise(pl.lit("ok")),
+        blocked=pl.col("blocked").fill_null(False),
+        flagged=pl.col("flagged").fill_null(False),
+    ).with_columns(
+        drift_ok=pl.col("drift").is_null()
+        | (pl.col("drift").abs() <= ABS_TOLERANCE + TOLERANCE * pl.max_horizontal(
+            pl.col("recorded_spend").abs(), pl.col("ledger_spend").abs())),
+    )  # fmt: skip
+    return entities.drop("exists")
+
+
+def _first_exceeded(
+    duck: duckdb.DuckDBPyConnection, entities: pl.DataFrame, lake_dir: Path, cutoff: date | None
+) -> pl.DataFrame:
+    exceeded = entities.filter(pl.col("status") == "exceeded").select(
+        "entity_type", "entity_id", "max_budget"
+    )
+    if exceeded.height == 0:
+        return pl.DataFrame()
+    duck.register("exceeded", exceeded.to_arrow())
+    params = {"tolerance": TOLERANCE}
+    crossings = duck.sql(load("reconcile/crossing_hours.sql"), params=params).to_arrow_table()
+    if crossings.num_rows == 0:
+        return pl.DataFrame()
+    duck.register("crossings", crossings)
+    # Read again only the crossing days: their lake partitions (files listed, so nothing else is
+    # opened) and the tail.
+    days = sorted({hour.date() for hour in crossings.column("hour").to_pylist()})
+    files = [str(p) for day in days if (day < cutoff if cutoff else False) for p in sorted(
+        (lake_dir / "spend_logs" / f"date={day.isoformat()}").glob("*.parquet"))]  # fmt: skip
+    if files:
+        duck.execute(load("reconcile/crossing_logs.sql"), {"files": files})
+    else:
+        duck.execute(load("reconcile/crossing_logs_tail_only.sql"))
+    result = duck.sql(load("reconcile/first_exceeded.sql"), params=params).pl()
+    return result.with_columns(pl.col("first_exceeded_at").cast(pl.Datetime("us")))
+
+
+def to_json_rows(entities: pl.DataFrame) -> list[dict]:
+    """Rows as JSON-ready dicts (datetimes as ISO strings)."""
+    rows = entities.to_dicts()
+    for row in rows:
+        for key, value in row.items():
+            if isinstance(value, datetime):
+                row[key] = value.isoformat()
+    return json.loads(json.dumps(rows, default=str))
