@@ -265,7 +265,9 @@ def test_budget_windows_count_only_the_current_window(db: str, tmp_path: Path) -
     _entities(db)
     _logs(db, [6.0], datetime(2026, 4, 28, 10))  # last month
     _logs(db, [3.0], datetime(2026, 5, 2, 10))  # this month (AS_OF is 2026-05-20)
-    _logs(db, [1.0], datetime(2026, 5, 19, 15))  # within the last 24 hours
+    _logs(db, [1.0], datetime(2026, 5, 19, 15))  # yesterday
+    _logs(db, [0.25], datetime(2026, 5, 20, 6, 59))  # today, before the user's 24h window opened at 07:00
+    _logs(db, [0.5], datetime(2026, 5, 20, 7, 0))  # today, inside it
     _budget(db, "LiteLLM_VerificationToken", "token", "key-1", 5.0)
     _budget(db, "LiteLLM_TeamTable", "team_id", "team-1", 5.0)
     _budget(db, "LiteLLM_UserTable", "user_id", "user-1", 0.5)
@@ -278,11 +280,11 @@ def test_budget_windows_count_only_the_current_window(db: str, tmp_path: Path) -
     result = _run(db, tmp_path)
     key = _row(result, "key", "key-1")
     assert key["budget_duration"] == "1mo" and key["window_start"] == datetime(2026, 5, 1)
-    assert key["ledger_spend"] == pytest.approx(4.0) and key["status"] == "warning"
-    assert _row(result, "team", "team-1")["status"] == "exceeded"  # no window: all 10 dollars
+    assert key["ledger_spend"] == pytest.approx(4.75) and key["status"] == "warning"
+    assert _row(result, "team", "team-1")["status"] == "exceeded"  # no window: all 10.75 dollars
     user = _row(result, "user", "user-1")  # 24h windows anchored at 07:00 each day
-    assert user["window_start"] == datetime(2026, 5, 20, 7) and user["ledger_spend"] == pytest.approx(0.0)
-    assert user["status"] == "ok"
+    assert user["window_start"] == datetime(2026, 5, 20, 7) and user["ledger_spend"] == pytest.approx(0.5)
+    assert user["status"] == "exceeded" and user["first_exceeded_at"] == datetime(2026, 5, 20, 7)
     # A window that rolls over lifts the flag: the key was exceeded in April's window.
     april = reconcile(db, tmp_path / "lake", ReconcileOptions(as_of=datetime(2026, 4, 29)))
     assert _row(april, "key", "key-1")["status"] == "exceeded"

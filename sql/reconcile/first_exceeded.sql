@@ -1,17 +1,11 @@
--- The log that crossed each budget: within the crossing hour, in created_at then request_id order,
--- the first whose running spend (plus the spend before the hour) reaches max_budget.
+-- The log that crossed each budget: on the crossing day (from the window's start, if any), in
+-- created_at then request_id order, the first whose running spend plus the spend before reaches max_budget.
 WITH candidates AS (
-    SELECT c.entity_type, c.entity_id, c.max_budget, c.before, l.created_at, l.request_id, l.spend
+    SELECT c.entity_type, c.entity_id, c.max_budget, c.before, e.created_at, e.request_id, e.spend
     FROM crossings AS c
-    JOIN crossing_logs AS l
-      ON l.created_at >= c.hour AND l.created_at < c.hour + INTERVAL 1 HOUR
-     AND CASE c.entity_type
-             WHEN 'key' THEN l.api_key = c.entity_id
-             WHEN 'user' THEN l."user" = c.entity_id
-             WHEN 'team' THEN l.team_id = c.entity_id
-             ELSE COALESCE((SELECT t.organization_id FROM pg_teams AS t WHERE t.team_id = l.team_id),
-                           (SELECT u.organization_id FROM pg_users AS u WHERE u.user_id = l."user")) = c.entity_id
-         END
+    JOIN edge_entity_logs AS e ON e.entity_type = c.entity_type AND e.entity_id = c.entity_id AND e.day = c.day
+    LEFT JOIN windows AS w ON w.entity_type = c.entity_type AND w.entity_id = c.entity_id
+    WHERE w.window_start IS NULL OR e.created_at >= w.window_start
 ),
 running AS (
     SELECT *, before + sum(spend) OVER (
@@ -21,5 +15,5 @@ running AS (
 )
 SELECT entity_type, entity_id, min(created_at) AS first_exceeded_at
 FROM running
-WHERE total >= max_budget - $tolerance * greatest(1.0, max_budget)
+WHERE total >= max_budget - ($abs_tol + $rel_tol * greatest(1.0, max_budget))
 GROUP BY ALL

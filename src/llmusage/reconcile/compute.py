@@ -59,7 +59,7 @@ class Reconciliation:
 
 
 def spend_log_partitions(lake_dir: Path) -> dict[date, Path]:
-    """The lake's day partitions that hold a Parquet file, by day."""
+    """The lake's day partitions that hold a Parquet file, by day (aside files start with a dot)."""
     root = lake_dir / "spend_logs"
     found: dict[date, Path] = {}
     if not root.is_dir():
@@ -84,15 +84,22 @@ def reconcile(url: str, lake_dir: Path, options: ReconcileOptions | None = None)
     as_of = options.as_of or snapshot.taken_at
     with duckdb.connect() as duck:
         duck.execute("SET TimeZone = 'UTC'")
-        _register(duck, snapshot, lake_dir, partitions, cutoff, as_of)
-        for statement in ("lake_logs", "ledger_logs", "entity_hourly", "in_window"):
-            if statement == "lake_logs" and not partitions:
-                duck.execute(load("reconcile/lake_logs_empty.sql"))
-                continue
-            duck.execute(load(f"reconcile/{statement}.sql"), _params(statement, lake_dir, cutoff))
+        window_days = _register(duck, snapshot, as_of)
+        settled = [
+            f for day in sorted(partitions) if cutoff and day < cutoff for f in _files(partitions[day])
+        ]
+        if settled:
+            _view_of_files(duck, "lake_files", settled)
+            duck.execute(load("reconcile/lake_logs.sql"))
+        else:
+            duck.execute(load("reconcile/lake_logs_empty.sql"))
+        duck.execute(load("reconcile/ledger_logs.sql"))
+        duck.execute(load("reconcile/entity_daily.sql"))
+        _edge_days(duck, window_days, partitions, cutoff)
+        duck.execute(load("reconcile/in_window.sql"))
         ledger = duck.sql(load("reconcile/ledger.sql")).pl()
         entities = _combine(snapshot, ledger, options.threshold, as_of)
-        crossed = _first_exceeded(duck, entities, lake_dir, cutoff)
+        crossed = _first_exceeded(duck, entities, partitions, cutoff)
     if crossed.height:
         entities = entities.join(crossed, on=["entity_type", "entity_id"], how="left")
     else:
@@ -130,20 +137,37 @@ COLUMNS = [
 ]
 
 
-def _params(statement: str, lake_dir: Path, cutoff: date | None) -> dict[str, object]:
-    if statement == "lake_logs":
-        return {"glob": str(lake_dir / "spend_logs" / "date=*" / "*.parquet"), "cutoff": cutoff}
-    return {}
+def _files(partition: Path) -> list[str]:
+    return [str(p) for p in sorted(partition.glob("*.parquet"))]
 
 
-def _register(
-    duck: duckdb.DuckDBPyConnection,
-    snapshot: Snapshot,
-    lake_dir: Path,
-    partitions: dict[date, Path],
-    cutoff: date | None,
-    as_of: datetime,
+def _view_of_files(duck: duckdb.DuckDBPyConnection, name: str, files: list[str]) -> None:
+    """A view over exactly these Parquet files (DuckDB cannot bind parameters in CREATE VIEW)."""
+    duck.read_parquet(files, hive_partitioning=True, union_by_name=True).create_view(name, replace=True)
+
+
+def _edge_days(
+    duck: duckdb.DuckDBPyConnection, days: set[date], partitions: dict[date, Path], cutoff: date | None
 ) -> None:
+    """(Re)define `edge_logs` and `edge_entity_logs` over the logs of `days` only."""
+    duck.register("edge_days", pa.table({"day": sorted(days)}, schema=pa.schema([("day", pa.date32())])))
+    files = [
+        f
+        for day in sorted(days)
+        if cutoff and day < cutoff and day in partitions
+        for f in _files(partitions[day])
+    ]
+    if files:
+        _view_of_files(duck, "edge_files", files)
+        duck.execute(load("reconcile/edge_logs.sql"))
+    else:
+        duck.execute(load("reconcile/edge_logs_tail_only.sql"))
+    duck.execute(load("reconcile/edge_entity_logs.sql"))
+
+
+def _register(duck: duckdb.DuckDBPyConnection, snapshot: Snapshot, as_of: datetime) -> set[date]:
+    """Register the tail, the org mapping of teams and users, and the budget windows; return the
+    windows' first days."""
     duck.register("tail", snapshot.tail)
     teams = snapshot.entities["team"]
     users = snapshot.entities["user"]
@@ -170,6 +194,7 @@ def _register(
         pa.table(windows, schema=pa.schema([("entity_type", pa.string()), ("entity_id", pa.string()),
                                             ("window_start", pa.timestamp("us"))])),
     )  # fmt: skip
+    return {start.date() for start in windows["window_start"]}
 
 
 def _combine(snapshot: Snapshot, ledger: pl.DataFrame, threshold: float, as_of: datetime) -> pl.DataFrame:
@@ -234,7 +259,7 @@ def _combine(snapshot: Snapshot, ledger: pl.DataFrame, threshold: float, as_of: 
 
 
 def _first_exceeded(
-    duck: duckdb.DuckDBPyConnection, entities: pl.DataFrame, lake_dir: Path, cutoff: date | None
+    duck: duckdb.DuckDBPyConnection, entities: pl.DataFrame, partitions: dict[date, Path], cutoff: date | None
 ) -> pl.DataFrame:
     exceeded = entities.filter(pl.col("status") == "exceeded").select(
         "entity_type", "entity_id", "max_budget"
@@ -242,20 +267,12 @@ def _first_exceeded(
     if exceeded.height == 0:
         return pl.DataFrame()
     duck.register("exceeded", exceeded.to_arrow())
-    params = {"tolerance": TOLERANCE}
-    crossings = duck.sql(load("reconcile/crossing_hours.sql"), params=params).to_arrow_table()
+    params = {"abs_tol": ABS_TOLERANCE, "rel_tol": TOLERANCE}
+    crossings = duck.sql(load("reconcile/crossing_days.sql"), params=params).to_arrow_table()
     if crossings.num_rows == 0:
         return pl.DataFrame()
     duck.register("crossings", crossings)
-    # Read again only the crossing days: their lake partitions (files listed, so nothing else is
-    # opened) and the tail.
-    days = sorted({hour.date() for hour in crossings.column("hour").to_pylist()})
-    files = [str(p) for day in days if (day < cutoff if cutoff else False) for p in sorted(
-        (lake_dir / "spend_logs" / f"date={day.isoformat()}").glob("*.parquet"))]  # fmt: skip
-    if files:
-        duck.execute(load("reconcile/crossing_logs.sql"), {"files": files})
-    else:
-        duck.execute(load("reconcile/crossing_logs_tail_only.sql"))
+    _edge_days(duck, set(crossings.column("day").to_pylist()), partitions, cutoff)
     result = duck.sql(load("reconcile/first_exceeded.sql"), params=params).pl()
     return result.with_columns(pl.col("first_exceeded_at").cast(pl.Datetime("us")))
 
