@@ -230,3 +230,9 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         click.echo(f"llmusage: error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
+
+
+from llmusage.cli_lake import extract_command, warehouse  # noqa: E402  (registered last, kept apart)
+
+cli.add_command(extract_command)
+cli.add_command(warehouse)
