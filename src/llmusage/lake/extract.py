@@ -155,6 +155,12 @@ def _plan(
         days = {d: found[d][0] for d in wanted if d in found or d in known}
         return days, len(wanted), None
     mark = state.watermark_datetime()
+    if mark is None and not state.partitions:  # first run: every day, no per-day scan needed
+        first, last = conn.execute(load("lake/spend_logs_span.sql")).fetchone()  # type: ignore[misc]
+        if first is None:
+            return {}, 0, None
+        every = [first.date() + timedelta(days=i) for i in range((last.date() - first.date()).days + 1)]
+        return dict.fromkeys(every, 1), len(every), last
     since = datetime(1, 1, 1) if mark is None else _midnight((mark - options.lag).date())
     found = _fingerprints(conn, since, datetime(9999, 12, 31))
     days: dict[date, int] = {}
@@ -208,19 +214,29 @@ def _extract_days(
     options: ExtractOptions,
 ) -> list[PartitionResult]:
     groups = _groups(days, options.workers)
-    query = _range_query(url, columns)
+    queries = _range_queries(url, columns, groups)
     with ThreadPoolExecutor(max_workers=max(1, min(options.workers, len(groups)))) as pool:
         futures = [
-            pool.submit(_extract_group, url, query, lake_dir, state, group, options) for group in groups
+            pool.submit(_extract_group, url, query, lake_dir, state, group, options)
+            for group, query in zip(groups, queries, strict=True)
         ]
         results = [r for f in futures for r in f.result()]
     return sorted(results, key=lambda r: r.day)
 
 
-def _range_query(url: str, columns: list[str]) -> str:
+def _range_queries(url: str, columns: list[str], groups: list[list[date]]) -> list[str]:
+    """One query per group, its bounds quoted client-side by psycopg (see spend_logs_range.sql)."""
+    template = sql.SQL(load("lake/spend_logs_range.sql"))
+    listed = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
     with _connect(url) as conn:
-        listed = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
-        return sql.SQL(load("lake/spend_logs_range.sql")).format(columns=listed).as_string(conn)
+        return [
+            template.format(
+                columns=listed,
+                since=sql.Literal(_midnight(g[0])),
+                until=sql.Literal(_midnight(g[-1] + timedelta(days=1))),
+            ).as_string(conn)
+            for g in groups
+        ]
 
 
 def _adbc_uri(url: str) -> str:
@@ -245,15 +261,9 @@ def _extract_group(
     """Read one contiguous range of days with one COPY and publish each day's partition."""
     import adbc_driver_postgresql.dbapi as adbc
 
-    first, last = group[0], group[-1]
     router = DayRouter(lake_dir, set(group), options)
     try:
         with adbc.connect(_adbc_uri(url)) as conn, conn.cursor() as cur:
-            cur.execute(
-                load("lake/set_range.sql"),
-                parameters=(_midnight(first).isoformat(), _midnight(last + timedelta(days=1)).isoformat()),
-            )
-            cur.fetchall()
             cur.execute(query)
             for batch in cur.fetch_record_batch():
                 router.add(batch)
