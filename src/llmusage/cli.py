@@ -211,6 +211,9 @@ def demo(logs: int, days: int) -> None:
         f"({report.logs_per_second:,.0f} logs/s), with anomalies"  # type: ignore[attr-defined]
     )
     _print_summary()
+    from llmusage.cli_lake import demo_lake
+
+    demo_lake(settings)
 
 
 def main(argv: list[str] | None = None) -> None:

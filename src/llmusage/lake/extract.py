@@ -122,6 +122,15 @@ def extract(url: str, lake_dir: Path, options: ExtractOptions | None = None) -> 
     return report
 
 
+def reset_spend_logs(lake_dir: Path) -> None:
+    """Forget every spend log partition and its state (after the database was replaced wholesale)."""
+    import shutil
+
+    with lake_lock(lake_dir):
+        shutil.rmtree(spend_logs_dir(lake_dir), ignore_errors=True)
+        shutil.rmtree(lake_dir / "_state", ignore_errors=True)
+
+
 def _connect(url: str) -> psycopg.Connection:
     from llmusage.db import connect
 
