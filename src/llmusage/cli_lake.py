@@ -65,8 +65,12 @@ def extract_command(
     on: str | None, first: str | None, last: str | None, with_payload: bool, lag_hours: float
 ) -> None:
     """Copy spend logs into the Parquet lake by UTC day (no option: what changed since the last run)."""
+    import os
     import time
 
+    # jemalloc hands freed batch memory back to the OS sooner than mimalloc (peak RSS 317 vs 384 MB for
+    # 2M rows in one measurement); only effective before pyarrow is first imported, as here.
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "jemalloc")
     if lag_hours < 0:
         raise LlmusageError(f"--lag-hours must not be negative, got {lag_hours}")
     settings = Settings.from_env()

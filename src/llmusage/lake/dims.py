@@ -23,17 +23,15 @@ def dims_dir(lake_dir: Path) -> Path:
 
 def snapshot_dims(url: str, lake_dir: Path) -> dict[str, int]:
     """Write every dimension snapshot; returns rows per dimension."""
-    import adbc_driver_postgresql.dbapi as adbc
-
-    from llmusage.lake.extract import _adbc_uri
+    from llmusage.lake.reader import ArrowSession
 
     target_dir = dims_dir(lake_dir)
     target_dir.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
-    with adbc.connect(_adbc_uri(url)) as conn, conn.cursor() as cur:
+    with ArrowSession(url) as session:
         for name in DIMENSIONS:
-            cur.execute(load(f"lake/dim_{name}.sql"))
-            table = _normalize(cur.fetch_arrow_table())
+            with session.query(load(f"lake/dim_{name}.sql")) as batches:
+                table = _normalize(batches.read_all())
             aside = target_dir / f".{name}.parquet.{os.getpid()}.tmp"
             pq.write_table(table, aside, compression="zstd")
             os.replace(aside, target_dir / f"{name}.parquet")

@@ -53,6 +53,7 @@ from psycopg import sql
 
 from llmusage.errors import LlmusageError
 from llmusage.lake.lock import lake_lock
+from llmusage.lake.reader import ArrowSession
 from llmusage.lake.state import LakeState, PartitionRecord
 from llmusage.lake.tags import tags_from_metadata
 from llmusage.sqlfiles import load
@@ -72,7 +73,7 @@ class ExtractOptions:
     lag: timedelta = timedelta(hours=2)
     workers: int = 2
     row_group_rows: int = 131_072
-    buffer_bytes: int = 48 * 1024 * 1024
+    buffer_bytes: int = 24 * 1024 * 1024
 
 
 @dataclass
@@ -248,33 +249,14 @@ def _range_queries(url: str, columns: list[str], groups: list[list[date]]) -> li
         ]
 
 
-def _adbc_uri(url: str) -> str:
-    """ADBC takes a libpq URI; a key=value conninfo is turned into one."""
-    if url.startswith(("postgresql://", "postgres://")):
-        return url
-    from urllib.parse import quote, urlencode
-
-    from psycopg.conninfo import conninfo_to_dict
-
-    parts = conninfo_to_dict(url)
-    user = parts.pop("user", "")
-    password = parts.pop("password", "")
-    dbname = parts.pop("dbname", "")
-    auth = f"{quote(user)}{':' + quote(password) if password else ''}@" if user else ""
-    return f"postgresql://{auth}/{quote(dbname)}?{urlencode(parts)}"
-
-
 def _extract_group(
     url: str, query: str, lake_dir: Path, state: LakeState, group: list[date], options: ExtractOptions
 ) -> list[PartitionResult]:
     """Read one contiguous range of days with one COPY and publish each day's partition."""
-    import adbc_driver_postgresql.dbapi as adbc
-
     router = DayRouter(lake_dir, set(group), options)
     try:
-        with adbc.connect(_adbc_uri(url)) as conn, conn.cursor() as cur:
-            cur.execute(query)
-            for batch in cur.fetch_record_batch():
+        with ArrowSession(url) as session, session.query(query) as batches:
+            for batch in batches:
                 router.add(batch)
         return router.publish(state)
     finally:

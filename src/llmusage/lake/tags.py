@@ -29,6 +29,8 @@ def tags_from_metadata(metadata: pa.Array) -> pa.Array:
     split = pc.split_pattern(inner, '", "').cast(TAGS_TYPE)
     listed = pc.if_else(pc.equal(items, ""), pa.scalar([], type=TAGS_TYPE), split)
     fast = pc.if_else(hit, listed, pa.scalar(None, type=TAGS_TYPE))
+    if pc.all(hit).as_py():
+        return fast
     mentions = pc.fill_null(pc.match_substring(metadata, '"tags"'), False)
     slow_mask = pc.and_(pc.invert(hit), mentions)
     if not pc.any(slow_mask).as_py():
