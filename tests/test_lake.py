@@ -350,3 +350,20 @@ def test_payload_only_when_asked_and_a_new_column_keeps_old_partitions_readable(
             conn.execute(
                 "UPDATE \"LiteLLM_SpendLogs\" SET payload = NULL WHERE request_id = 'edge-at-midnight'"
             )
+
+
+def test_tags_from_metadata_edge_cases() -> None:
+    from llmusage.lake.tags import tags_from_metadata
+
+    texts = [
+        '{"tags": ["env:prod", "app:x"], "a": 1}',
+        '{"tags": []}',
+        None,
+        '{"a": {"tags": ["n"]}, "tags": ["x]y", "q\\"", "\\u00e9"]}',
+        '{"b": 1}',
+        '{"tags": "not a list"}',
+        '{"tags": [""]}',
+    ]
+    got = tags_from_metadata(pa.array(texts)).to_pylist()
+    assert got == [["env:prod", "app:x"], [], None, ["x]y", 'q"', "é"], None, None, [""]]
+    assert tags_from_metadata(pa.array(texts).slice(1, 3)).to_pylist() == [[], None, ["x]y", 'q"', "é"]]
