@@ -60,7 +60,7 @@ from llmusage.sqlfiles import load
 
 PART_FILE = "part-0.parquet"
 DICTIONARY_COLUMNS = ["api_key", "model", "api_provider", "user", "team_id"]
-STATISTICS_COLUMNS = ["request_id", "created_at", "spend", "api_key", "model", "user", "team_id"]
+STATISTICS_COLUMNS = ["created_at", "spend", "api_key", "model", "user", "team_id"]
 MAX_DAYS_PER_QUERY = 31
 US_PER_DAY = 86_400_000_000
 EPOCH = date(1970, 1, 1)
