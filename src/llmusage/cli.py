@@ -214,6 +214,9 @@ def demo(logs: int, days: int) -> None:
         f"({report.logs_per_second:,.0f} logs/s), with anomalies"  # type: ignore[attr-defined]
     )
     _print_summary()
+    from llmusage.cli_lake import demo_lake
+
+    demo_lake(settings)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -237,9 +240,11 @@ def main(argv: list[str] | None = None) -> None:
 
 def _register_commands() -> None:
     """Commands that live in modules of their own."""
+    from llmusage.cli_lake import extract_command, warehouse
     from llmusage.cli_reconcile import reconcile
 
-    cli.add_command(reconcile)
+    for command in (extract_command, warehouse, reconcile):
+        cli.add_command(command)
 
 
 _register_commands()

@@ -1,0 +1,2 @@
+-- The models snapshot taken by the last extract.
+SELECT * FROM read_parquet({lake} || '/dims/models.parquet')

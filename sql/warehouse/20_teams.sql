@@ -1,0 +1,2 @@
+-- The teams snapshot taken by the last extract.
+SELECT * FROM read_parquet({lake} || '/dims/teams.parquet')

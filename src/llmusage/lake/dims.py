@@ -1,0 +1,55 @@
+"""Dimension snapshots: keys, users, teams, organizations and models into `lake/dims/<name>.parquet`.
+
+These tables are small (thousands of rows), so each is read whole with ADBC and replaced by an
+aside-then-rename write on every extract; JSON columns become text and timestamps UTC, as in spend logs.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from llmusage.sqlfiles import load
+
+DIMENSIONS = ("keys", "users", "teams", "organizations", "models")
+
+
+def dims_dir(lake_dir: Path) -> Path:
+    return lake_dir / "dims"
+
+
+def snapshot_dims(url: str, lake_dir: Path) -> dict[str, int]:
+    """Write every dimension snapshot; returns rows per dimension."""
+    from llmusage.lake.reader import ArrowSession
+
+    target_dir = dims_dir(lake_dir)
+    target_dir.mkdir(parents=True, exist_ok=True)
+    counts: dict[str, int] = {}
+    with ArrowSession(url) as session:
+        for name in DIMENSIONS:
+            with session.query(load(f"lake/dim_{name}.sql")) as batches:
+                table = _normalize(batches.read_all())
+            aside = target_dir / f".{name}.parquet.{os.getpid()}.tmp"
+            pq.write_table(table, aside, compression="zstd")
+            os.replace(aside, target_dir / f"{name}.parquet")
+            counts[name] = table.num_rows
+    return counts
+
+
+def _normalize(table: pa.Table) -> pa.Table:
+    columns = []
+    fields = []
+    for name, column in zip(table.schema.names, table.columns, strict=True):
+        chunks = [c.storage if isinstance(c.type, pa.BaseExtensionType) else c for c in column.chunks]
+        typ = chunks[0].type if chunks else column.type
+        if isinstance(typ, pa.BaseExtensionType):
+            typ = typ.storage_type
+        column = pa.chunked_array(chunks, type=typ)
+        if pa.types.is_timestamp(typ) and typ.tz is None:
+            column = column.cast(pa.timestamp(typ.unit, tz="UTC"))
+        columns.append(column)
+        fields.append(pa.field(name, column.type))
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields))

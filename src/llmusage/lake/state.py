@@ -1,0 +1,82 @@
+"""What the lake holds: one record per spend log partition, kept in `lake/_state/spend_logs.json`.
+
+A record is the partition's rows, spend sum and latest `created_at` as written, plus when it was
+extracted. `watermark` is the latest `created_at` a no-argument run has seen; the next such run checks
+the days from `watermark - lag` on (see `extract.py`). The file is rewritten whole, aside then renamed,
+after every partition published, so it never lags the files by more than the partition being written.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+SPEND_REL_TOL = 1e-9
+
+
+@dataclass(frozen=True)
+class PartitionRecord:
+    rows: int
+    spend: float
+    max_created_at: str | None  # ISO, naive UTC
+    extracted_at: str  # ISO, UTC
+
+    def matches(self, rows: int, spend: float | None, max_created_at: datetime | None) -> bool:
+        """True when Postgres's fingerprint of the day equals what the partition holds."""
+        if rows != self.rows:
+            return False
+        if (max_created_at.isoformat() if max_created_at else None) != self.max_created_at:
+            return False
+        return math.isclose(spend or 0.0, self.spend, rel_tol=SPEND_REL_TOL, abs_tol=1e-12)
+
+
+@dataclass
+class LakeState:
+    path: Path
+    partitions: dict[str, PartitionRecord] = field(default_factory=dict)
+    watermark: str | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def load(cls, lake_dir: Path) -> LakeState:
+        path = lake_dir / "_state" / "spend_logs.json"
+        if not path.exists():
+            return cls(path=path)
+        raw = json.loads(path.read_text())
+        parts = {day: PartitionRecord(**rec) for day, rec in raw.get("partitions", {}).items()}
+        return cls(path=path, partitions=parts, watermark=raw.get("watermark"))
+
+    def get(self, day: date) -> PartitionRecord | None:
+        return self.partitions.get(day.isoformat())
+
+    def put(self, day: date, record: PartitionRecord | None) -> None:
+        """Record (or, with None, forget) a partition and save at once."""
+        with self._lock:
+            if record is None:
+                self.partitions.pop(day.isoformat(), None)
+            else:
+                self.partitions[day.isoformat()] = record
+            self._save()
+
+    def set_watermark(self, moment: datetime | None) -> None:
+        with self._lock:
+            self.watermark = moment.isoformat() if moment else None
+            self._save()
+
+    def watermark_datetime(self) -> datetime | None:
+        return datetime.fromisoformat(self.watermark) if self.watermark else None
+
+    def _save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        body = {
+            "watermark": self.watermark,
+            "partitions": {day: asdict(rec) for day, rec in sorted(self.partitions.items())},
+        }
+        aside = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        aside.write_text(json.dumps(body, indent=1))
+        os.replace(aside, self.path)

@@ -1,0 +1,88 @@
+"""`warehouse.duckdb`: views and tables over the lake, built from `sql/warehouse/*.sql`, swapped in whole.
+
+Each file in `sql/warehouse/` is one SELECT named after the file (`spend_logs.sql` makes `spend_logs`),
+created in file-name order after a two-digit prefix (`10_spend_logs.sql`). A first line
+`-- materialize: table` makes a table (computed once per build), otherwise a view (read from the lake at
+query time). `{lake}` in a file stands for the lake directory as a quoted SQL string literal.
+
+The build writes `.warehouse.duckdb.<pid>.tmp` beside the target, checkpoints and closes it, then renames
+it over `warehouse.duckdb`. An analyst's open connection keeps reading the old file (its inode lives on
+until closed); the build never opens the target, so it never waits for that analyst's lock.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from llmusage.config import sql_dir
+from llmusage.errors import LlmusageError
+from llmusage.lake.dims import DIMENSIONS, dims_dir
+from llmusage.lake.extract import spend_logs_dir
+
+_NAME = re.compile(r"^(?:\d+_)?([a-z_][a-z0-9_]*)\.sql$")
+
+
+@dataclass(frozen=True)
+class WarehouseObject:
+    name: str
+    kind: str  # view | table
+    rows: int | None
+
+
+def definitions(directory: Path | None = None) -> list[tuple[str, str, str]]:
+    """(name, kind, select) for every file in `sql/warehouse/`, in build order."""
+    directory = directory or sql_dir() / "warehouse"
+    found = []
+    for path in sorted(directory.glob("*.sql")):
+        match = _NAME.match(path.name)
+        if not match:
+            raise LlmusageError(f"unexpected file name in {directory}: {path.name}")
+        text = path.read_text()
+        kind = "table" if text.lstrip().startswith("-- materialize: table") else "view"
+        found.append((match.group(1), kind, text))
+    return found
+
+
+def quote_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def build(lake_dir: Path, target: Path) -> list[WarehouseObject]:
+    """Build the warehouse aside and rename it over `target`; returns what it holds."""
+    import duckdb
+
+    if not any(spend_logs_dir(lake_dir).glob("date=*/*.parquet")):
+        raise LlmusageError(
+            f"the lake in {lake_dir} has no spend log partitions; run `llmusage extract` first"
+        )
+    missing = [d for d in DIMENSIONS if not (dims_dir(lake_dir) / f"{d}.parquet").exists()]
+    if missing:
+        raise LlmusageError(f"the lake has no snapshot of {', '.join(missing)}; run `llmusage extract` first")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    aside = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    aside.unlink(missing_ok=True)
+    built: list[WarehouseObject] = []
+    try:
+        conn = duckdb.connect(str(aside))
+        try:
+            lake = quote_literal(str(lake_dir.absolute()))
+            for name, kind, text in definitions():
+                select = text.replace("{lake}", lake)
+                conn.execute(f"CREATE {kind.upper()} {name} AS {select}")
+                rows = None
+                if kind == "table":
+                    rows = conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0]  # type: ignore[index]
+                built.append(WarehouseObject(name, kind, rows))
+            conn.execute("CHECKPOINT")
+        finally:
+            conn.close()
+        os.replace(aside, target)
+    except duckdb.Error as exc:
+        raise LlmusageError(f"warehouse build failed: {str(exc).splitlines()[0]}") from exc
+    finally:
+        aside.unlink(missing_ok=True)
+        Path(f"{aside}.wal").unlink(missing_ok=True)
+    return built
