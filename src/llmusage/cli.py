@@ -215,8 +215,10 @@ def demo(logs: int, days: int) -> None:
     )
     _print_summary()
     from llmusage.cli_lake import demo_lake
+    from llmusage.cli_reconcile import demo_reconcile
 
     demo_lake(settings)
+    demo_reconcile(settings)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -134,7 +134,7 @@ def seed(
                 "pass --reset to replace it"
             )
         # Truncating even an empty log table lets a server with wal_level=minimal skip WAL for the COPY.
-        truncate = TABLES if options.reset else ("LiteLLM_SpendLogs",)
+        truncate = (*TABLES, *_derived_tables(conn)) if options.reset else ("LiteLLM_SpendLogs",)
         conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in truncate) + " CASCADE")
         _insert_entities(conn, org)
         copy_started = time.perf_counter()
@@ -169,6 +169,12 @@ def seed(
         seconds=time.perf_counter() - started,
         copy_seconds=copy_seconds,
     )
+
+
+def _derived_tables(conn: psycopg.Connection) -> tuple[str, ...]:
+    """Tables that describe the data a reset replaces (reconciliation's statuses and events)."""
+    names = ("llmusage_budget_status", "llmusage_budget_events")
+    return tuple(n for n in names if conn.execute("SELECT to_regclass(%s)", (n,)).fetchone()[0] is not None)  # type: ignore[index]
 
 
 def _insert_entities(conn: psycopg.Connection, org: Organization) -> None:
