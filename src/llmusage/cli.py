@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import click
 
@@ -214,11 +214,14 @@ def demo(logs: int, days: int) -> None:
         f"({report.logs_per_second:,.0f} logs/s), with anomalies"  # type: ignore[attr-defined]
     )
     _print_summary()
-    from llmusage.cli_lake import demo_lake
-    from llmusage.cli_reconcile import demo_reconcile
+    import warnings
 
-    demo_lake(settings)
-    demo_reconcile(settings)
+    warnings.filterwarnings("ignore", message=r".*currently in (beta|preview)")  # Dagster's API notices
+    from pipelines.demo import run_demo_pipeline
+
+    last = (report.window.end - timedelta(microseconds=1)).date()  # type: ignore[attr-defined]
+    if not run_demo_pipeline(settings, report.window.start.date(), last):  # type: ignore[attr-defined]
+        raise LlmusageError("the demo's Dagster run failed (see the lines above)")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,1 @@
+"""Assets, grouped by stage: ingest (spend logs, dimension snapshots), warehouse, budgets, chargeback."""

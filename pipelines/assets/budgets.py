@@ -1,0 +1,86 @@
+"""Budgets: the reconciliation of every entity, and the flags it writes back to PostgreSQL."""
+
+import dagster as dg
+import polars as pl
+
+from pipelines.assets.ingest import QUALITY_CHECK
+from pipelines.resources import LakeResource, PostgresResource
+
+
+def preview(entities: pl.DataFrame, n: int = 10) -> str:
+    """A Markdown table of the worst entities, for the UI."""
+    lines = ["| type | entity | status | ledger | budget | used | drift |", "|---|---|---|---|---|---|---|"]
+    for row in entities.head(n).iter_rows(named=True):
+        budget = f"${row['max_budget']:,.2f}" if row["max_budget"] is not None else "-"
+        used = f"{row['utilization']:.0%}" if row["utilization"] is not None else "-"
+        drift = "" if row["drift_ok"] else f"${row['drift']:,.2f}"
+        lines.append(
+            f"| {row['entity_type']} | {row['name']} | {row['status']} | ${row['ledger_spend']:,.2f} | {budget} "
+            f"| {used} | {drift} |"
+        )
+    return "\n".join(lines)
+
+
+@dg.asset(group_name="budgets", kinds={"duckdb", "postgres"}, deps=["spend_logs", "dim_teams", "dim_users"])
+def budget_status(postgres: PostgresResource, lake: LakeResource) -> dg.MaterializeResult:
+    """Ledger against recorded spend against max_budget for every key, user, team and organization."""
+    from llmusage.reconcile import reconcile
+    from llmusage.reconcile.store import save
+
+    result = reconcile(postgres.url(), lake.lake_dir)
+    path = save(result, lake.reconcile_dir)
+    entities = result.entities
+    counts = dict(entities.group_by("status").len().iter_rows())
+    return dg.MaterializeResult(
+        metadata={
+            "entities": entities.height,
+            "exceeded": counts.get("exceeded", 0),
+            "warning": counts.get("warning", 0),
+            "orphaned": counts.get("orphaned", 0),
+            "drifted": entities.filter(~pl.col("drift_ok")).height,
+            "ledger_spend": dg.MetadataValue.float(
+                round(float(entities.filter(pl.col("entity_type") == "key")["ledger_spend"].sum()), 6)
+            ),
+            "lake_cutoff": str(result.cutoff),
+            "as_of": result.as_of.isoformat(),
+            "preview": dg.MetadataValue.md(preview(entities)),
+            "path": str(path),
+        }
+    )
+
+
+@dg.asset(group_name="budgets", kinds={"postgres"}, deps=["budget_status"])
+def budget_flags(context: dg.AssetExecutionContext, postgres: PostgresResource, lake: LakeResource):
+    """Flags written back: exceeded keys and teams blocked, users and organizations flagged, flags that
+    llmusage set lifted once back under budget; statuses upserted and one event per change."""
+    from llmusage.reconcile import write_back
+    from llmusage.reconcile.store import load
+
+    _refuse_after_failed_quality(context)
+    result = load(lake.reconcile_dir)
+    report = write_back(postgres.url(), result)
+    return dg.MaterializeResult(
+        metadata={
+            "flagged": len(report.flagged),
+            "unflagged": len(report.unflagged),
+            "status_changes": report.status_changes,
+            "events": report.events,
+            "changes": dg.MetadataValue.md(
+                "\n".join([f"- flagged {t} `{e}`" for t, e in report.flagged]
+                          + [f"- unflagged {t} `{e}`" for t, e in report.unflagged]) or "no change"
+            ),
+        }
+    )  # fmt: skip
+
+
+def _refuse_after_failed_quality(context: dg.AssetExecutionContext) -> None:
+    """Never write flags from bad data: the latest quality check of spend_logs must not have failed."""
+    from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+
+    key = dg.AssetCheckKey(dg.AssetKey("spend_logs"), QUALITY_CHECK)
+    latest = context.instance.event_log_storage.get_latest_asset_check_execution_by_key([key]).get(key)
+    if latest is not None and latest.status == AssetCheckExecutionRecordStatus.FAILED:
+        raise dg.Failure(
+            description="the latest spend_logs quality check failed: flags are not written from bad data",
+            metadata={"check_run_id": latest.run_id},
+        )

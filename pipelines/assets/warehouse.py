@@ -1,0 +1,58 @@
+"""Warehouse: the daily spend rollup and the DuckDB file analysts open."""
+
+from datetime import timedelta
+
+import dagster as dg
+
+from pipelines.assets.ingest import DIMENSIONS
+from pipelines.partitions import daily_partitions
+from pipelines.resources import LakeResource
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="warehouse",
+    kinds={"duckdb", "parquet"},
+    deps=["spend_logs"],
+)
+def spend_daily(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    """Spend per UTC day, key, user, team, model and provider, in lake/rollups/spend_daily/date=.../."""
+    from llmusage.lake.rollups import build_spend_daily
+
+    window = context.partition_time_window
+    days = [window.start.date() + timedelta(days=n) for n in range((window.end - window.start).days)]
+    results = [build_spend_daily(lake.lake_dir, day) for day in days]
+    return dg.MaterializeResult(
+        metadata={
+            "rows": sum(r.rows for r in results),
+            "requests": sum(r.requests for r in results),
+            "spend": dg.MetadataValue.float(round(sum(r.spend for r in results), 6)),
+            "days": len(days),
+            "path": str(lake.lake_dir / "rollups" / "spend_daily"),
+        }
+    )
+
+
+@dg.asset(
+    group_name="warehouse",
+    kinds={"duckdb"},
+    deps=["spend_logs", "spend_daily", *[f"dim_{name}" for name in DIMENSIONS]],
+    pool="duckdb",
+)
+def warehouse(lake: LakeResource) -> dg.MaterializeResult:
+    """warehouse.duckdb: views over the lake and the tables of sql/warehouse/, rebuilt aside then renamed."""
+    from llmusage.lake.warehouse import build
+
+    built = build(lake.lake_dir, lake.warehouse_path)
+    return dg.MaterializeResult(
+        metadata={
+            "path": str(lake.warehouse_path),
+            "objects": dg.MetadataValue.md(
+                "| name | kind | rows |\n|---|---|---|\n"
+                + "\n".join(
+                    f"| {o.name} | {o.kind} | {o.rows if o.rows is not None else ''} |" for o in built
+                )
+            ),
+        }
+    )
