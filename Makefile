@@ -30,6 +30,13 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# The Dagster UI over the demo's data and runs (run `make demo` first): http://127.0.0.1:3000
+LLMUSAGE_HOME ?= $(CURDIR)/.llmusage
+ui: $(STAMP)
+	@mkdir -p $(LLMUSAGE_HOME)/dagster
+	@test -f $(LLMUSAGE_HOME)/dagster/dagster.yaml || printf 'telemetry:\n  enabled: false\n' > $(LLMUSAGE_HOME)/dagster/dagster.yaml
+	DAGSTER_HOME=$(LLMUSAGE_HOME)/dagster LLMUSAGE_HOME=$(LLMUSAGE_HOME) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
 clean:
 	-$(BIN)/llmusage db stop 2>/dev/null
 	rm -rf $(VENV) .llmusage .llmusage-test

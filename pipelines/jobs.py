@@ -3,12 +3,9 @@ reconciliation, flags) after it."""
 
 import dagster as dg
 
-from pipelines.partitions import daily_partitions
-
 ingest_job = dg.define_asset_job(
     "ingest_job",
     selection=dg.AssetSelection.groups("ingest") | dg.AssetSelection.assets("spend_daily"),
-    partitions_def=daily_partitions,
     description="Extract the day's spend logs (with the quality suite), snapshot dimensions, roll the day up.",
 )
 
