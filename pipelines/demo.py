@@ -24,7 +24,7 @@ def run_demo_pipeline(settings: Settings, first: date, last: date) -> bool:
         click.echo(f"  check {evaluation.asset_key.to_user_string()}.{evaluation.check_name}: {verdict}")
     if not result.success:
         return False
-    reconciliation = load(settings.home / "reconcile")
+    reconciliation = load(settings.reconcile_dir)
     entities = reconciliation.entities
     over = entities.filter(pl.col("status") == "exceeded")
     click.echo(

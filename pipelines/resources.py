@@ -34,26 +34,26 @@ class PostgresResource(dg.ConfigurableResource):
 
 
 class LakeResource(dg.ConfigurableResource):
-    """The data directory: `home`, else LLMUSAGE_HOME, else ./.llmusage."""
+    """The data directory: `home`, else LLMUSAGE_HOME, else ./.llmusage (paths as `llmusage.config` lays them)."""
 
     home: str | None = None
 
-    @property
-    def root(self) -> Path:
-        return Path(self.home).absolute() if self.home else Settings.from_env().home
+    def settings(self) -> Settings:
+        env = Settings.from_env()
+        return (
+            Settings(home=Path(self.home).absolute(), database_url=None, master_key=None)
+            if self.home
+            else env
+        )
 
     @property
     def lake_dir(self) -> Path:
-        return self.root / "lake"
+        return self.settings().lake_dir
 
     @property
     def warehouse_path(self) -> Path:
-        return self.root / "warehouse.duckdb"
+        return self.settings().warehouse_path
 
     @property
     def reconcile_dir(self) -> Path:
-        return self.root / "reconcile"
-
-    @property
-    def exports_dir(self) -> Path:
-        return self.root / "exports"
+        return self.settings().reconcile_dir

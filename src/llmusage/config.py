@@ -52,6 +52,10 @@ class Settings:
         return self.home / "exports"
 
     @property
+    def reconcile_dir(self) -> Path:
+        return self.home / "reconcile"
+
+    @property
     def spool_dir(self) -> Path:
         return self.home / "spool"
 

@@ -1,6 +1,7 @@
 """Daily rollups of the lake: `lake/rollups/spend_daily/date=YYYY-MM-DD/part-0.parquet`, one file per day.
 
-Each day is rebuilt whole from that day's spend log partition (DuckDB, `sql/rollups/spend_daily.sql`),
+Each day is rebuilt whole from that day's spend log partition with the warehouse's own query
+(`sql/warehouse/30_spend_daily.sql`, over a `spend_logs` view of that one day),
 written aside and renamed into place, so a re-run is idempotent and a crash leaves the previous file.
 A day without logs has no rollup file (an old one is removed).
 """
@@ -40,8 +41,8 @@ def build_spend_daily(lake_dir: Path, day: date) -> RollupResult:
         target.unlink(missing_ok=True)
         return RollupResult(day=day, rows=0, requests=0, spend=0.0, path=None)
     with duckdb.connect() as duck:
-        duck.read_parquet(files, hive_partitioning=True).create_view("day_logs")
-        table = duck.sql(load("rollups/spend_daily.sql")).to_arrow_table()
+        duck.read_parquet(files, hive_partitioning=True).create_view("spend_logs")
+        table = duck.sql(load("warehouse/30_spend_daily.sql")).to_arrow_table()
     target.parent.mkdir(parents=True, exist_ok=True)
     aside = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     pq.write_table(table, aside, compression="zstd")
