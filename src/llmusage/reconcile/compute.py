@@ -84,6 +84,7 @@ def reconcile(url: str, lake_dir: Path, options: ReconcileOptions | None = None)
     as_of = options.as_of or snapshot.taken_at
     with duckdb.connect() as duck:
         duck.execute("SET TimeZone = 'UTC'")
+        duck.execute("SET enable_progress_bar = false")
         window_days = _register(duck, snapshot, as_of)
         settled = [
             f for day in sorted(partitions) if cutoff and day < cutoff for f in _files(partitions[day])
