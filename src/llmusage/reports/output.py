@@ -47,7 +47,7 @@ def _cell(column: str, value: object) -> str:
     if value is None:
         return "-"
     if column in MONEY_COLUMNS and isinstance(value, int | float):
-        return f"${value:,.2f}"
+        return f"-${-value:,.2f}" if value < 0 else f"${value:,.2f}"
     if column in SHARE_COLUMNS and isinstance(value, int | float):
         return f"{value:.1%}"
     if isinstance(value, bool):
