@@ -219,6 +219,9 @@ def demo(logs: int, days: int) -> None:
 
     demo_lake(settings)
     demo_reconcile(settings)
+    from llmusage.cli_reports import demo_reports
+
+    demo_reports(settings)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -244,8 +247,9 @@ def _register_commands() -> None:
     """Commands that live in modules of their own."""
     from llmusage.cli_lake import extract_command, warehouse
     from llmusage.cli_reconcile import reconcile
+    from llmusage.cli_reports import chargeback_command, report
 
-    for command in (extract_command, warehouse, reconcile):
+    for command in (extract_command, warehouse, reconcile, report, chargeback_command):
         cli.add_command(command)
 
 

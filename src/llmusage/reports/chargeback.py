@@ -65,14 +65,14 @@ class Statement:
 
 
 def _tags(user: str, key_alias: str, api_key: str | None, tags: list[str] | None) -> str:
-    out: dict[str, str] = {"user": user, "key_alias": key_alias}
-    if api_key:
-        out["key_hash_prefix"] = api_key[:8]
-    for tag in tags or []:
-        name, _, value = tag.partition(":")
-        name = f"tag.{name}"
-        out[name] = f"{out[name]},{value}" if name in out else value
-    return json.dumps(out, sort_keys=True, separators=(",", ":"))
+    """FOCUS Tags as JSON text, the same shape as the warehouse's `chargeback_lines` view."""
+    body = {
+        "user": user,
+        "key_alias": key_alias,
+        "key_hash_prefix": api_key[:8] if api_key else None,
+        "request_tags": list(tags or []),
+    }
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
 
 
 def chargeback_lines(lake_dir: Path, month: str, by: str = "team") -> pl.DataFrame:
