@@ -8,9 +8,10 @@ import polars as pl
 
 MONEY_COLUMNS = frozenset(
     {"spend", "ledger_spend", "recorded_spend", "drift", "max_budget", "baseline", "month_spend",
-     "projected_month_spend", "window_spend", "projected_window_spend", "headroom", "daily_rate"}
+     "projected_month_spend", "window_spend", "projected_window_spend", "headroom", "daily_rate",
+     "spend_above_baseline"}
 )  # fmt: skip
-SHARE_COLUMNS = frozenset({"share", "utilization", "projected_utilization", "ratio"})
+SHARE_COLUMNS = frozenset({"share", "utilization", "projected_utilization"})
 
 
 @dataclass
