@@ -369,3 +369,10 @@ def test_cli_chargeback_and_chart(lake: Path, cli_env: dict[str, str]) -> None:
     chart_path = Path(cli_env["LLMUSAGE_HOME"]) / "c.png"
     drawn = run_cli("report", "chart", "--by", "team", "--out", str(chart_path), env=cli_env)
     assert drawn.returncode == 0 and chart_path.read_bytes()[:4] == b"\x89PNG"
+    empty = run_cli(
+        "report", "chart", "--from", "2020-01-01", "--to", "2020-01-02", "--out", str(chart_path), env=cli_env
+    )
+    assert (
+        empty.returncode == 0
+        and "no spend in range 2020-01-01 to 2020-01-02; no chart written" in empty.stdout
+    )

@@ -152,11 +152,15 @@ def report_forecast(month: str | None, rate_days: int, fmt: str | None, out: Pat
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="FILE.png or FILE.html")
 def report_chart(by: str, first: str | None, last: str | None, out: Path) -> None:
     """Daily spend stacked by a dimension, with budget lines where budgets exist."""
-    from llmusage.reports.charts import chart
+    from llmusage.reports.charts import EmptyRange, chart
     from llmusage.reports.params import parse_range
 
     start, end = parse_range(first, last)
-    path, daily = chart(Settings.from_env().lake_dir, by, out, start, end)
+    try:
+        path, daily = chart(Settings.from_env().lake_dir, by, out, start, end)
+    except EmptyRange as exc:
+        click.echo(f"{exc}; no chart written")
+        return
     click.echo(f"chart: {path} ({daily['day'].n_unique()} days)")
 
 
@@ -188,6 +192,8 @@ def _print_statement(statement: object) -> None:
         f"{statement.requests:,} requests, ${statement.total.quantize(CENT):,} USD; {state}"
     )
     click.echo(f"  {statement.directory}/{{chargeback.csv,chargeback.parquet,summary.md,manifest.json}}")
+    if statement.lines == 0:
+        click.echo(f"  no spend in {statement.month} in the lake: the statement is empty")
 
 
 def demo_reports(settings: Settings) -> None:

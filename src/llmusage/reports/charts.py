@@ -26,6 +26,14 @@ from llmusage.reports.source import freshness
 from llmusage.reports.spend import group_spend, spend_groups
 
 TOP = 8
+
+
+class EmptyRange(LlmusageError):
+    """Nothing to draw: the range has no spend (the CLI says so and exits 0, as the other reports do)."""
+
+    exit_code = 0
+
+
 _BUDGETS = {  # dimension -> (dims file, id column, label column(s) as in spend_lines)
     "team": "teams",
     "org": "organizations",
@@ -130,7 +138,7 @@ def chart(
     fresh = freshness(lake_dir)
     daily = daily_spend(lake_dir, by, start, end)
     if daily.height == 0:
-        raise LlmusageError(f"no spend in range {start or fresh.first_day} to {end or fresh.last_day}")
+        raise EmptyRange(f"no spend in range {start or fresh.first_day} to {end or fresh.last_day}")
     labels = daily[dim.column].unique().to_list()
     groups = spend_groups(lake_dir, start, end) if dim.name == "key" else pl.DataFrame()
     budgets = budgets_for(lake_dir, dim.name, labels, groups)
