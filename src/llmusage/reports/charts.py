@@ -15,6 +15,7 @@ import html
 import io
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -24,6 +25,9 @@ from llmusage.reports.output import check_out_path, write_atomic
 from llmusage.reports.params import parse_dimension
 from llmusage.reports.source import freshness
 from llmusage.reports.spend import group_spend, spend_groups
+
+if TYPE_CHECKING:
+    pass
 
 TOP = 8
 
