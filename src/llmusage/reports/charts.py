@@ -27,7 +27,7 @@ from llmusage.reports.source import freshness
 from llmusage.reports.spend import group_spend, spend_groups
 
 if TYPE_CHECKING:
-    pass
+    from matplotlib.figure import Figure
 
 TOP = 8
 
@@ -89,7 +89,7 @@ def budgets_for(lake_dir: Path, by: str, labels: list[str], groups: pl.DataFrame
     return {label: float(budget) for label, budget in found.unique("label").iter_rows()}
 
 
-def _figure(daily: pl.DataFrame, column: str, budgets: dict[str, float], title: str):
+def _figure(daily: pl.DataFrame, column: str, budgets: dict[str, float], title: str) -> Figure:
     import matplotlib
 
     matplotlib.use("Agg")
