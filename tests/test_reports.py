@@ -243,6 +243,9 @@ def test_chargeback_is_frozen_and_reproducible(lake: Path, tmp_path: Path) -> No
     manifest = (first.directory / "manifest.json").read_bytes()
     again = chargeback(lake, "2026-03", "team", out=tmp_path)
     assert not again.written and (first.directory / "manifest.json").read_bytes() == manifest
+    (first.directory / "chargeback.csv").write_bytes(files["chargeback.csv"].replace(b"0.1", b"0.0", 1))
+    with pytest.raises(LlmusageError, match="was altered"):
+        chargeback(lake, "2026-03", "team", out=tmp_path)
     restated = chargeback(lake, "2026-03", "team", out=tmp_path, restate=True)
     assert restated.written
     for name, data in files.items():  # the data did not change: the same bytes

@@ -14,8 +14,9 @@ method so that they add up to that total (never a cent lost or invented by round
 Freezing. A statement is written to `<out>/YYYY-MM/<team|org>/` (chargeback.csv, chargeback.parquet,
 summary.md, manifest.json) aside, then renamed into place. A month is *closed* when the lake was last
 written at least `CLOSE_LAG` after the month ended (late rows have had time to land); a closed month's
-statement is frozen: a re-run leaves its bytes untouched and says so, and only `restate=True` rebuilds
-it (the old one is replaced whole). A month not yet closed gives a *provisional* statement, rebuilt on
+statement is frozen: a re-run leaves its bytes untouched and says so (after checking them against the
+SHA-256 digests in manifest.json: an altered file is an error), and only `restate=True` rebuilds it
+(the old one is replaced whole). A month not yet closed gives a *provisional* statement, rebuilt on
 every run. The CSV, Parquet and summary bytes depend only on the data (no clock), so a restatement of
 unchanged data reproduces them exactly; the time of production is in manifest.json only.
 """
@@ -181,6 +182,17 @@ def _parquet_bytes(lines: pl.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
+def _verify(target: Path, manifest: dict) -> None:
+    """A frozen statement must still be the bytes it was produced as."""
+    for name, digest in manifest.get("sha256", {}).items():
+        path = target / name
+        if not path.exists() or hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+            raise LlmusageError(
+                f"frozen statement {target} was altered ({name} differs from manifest.json); "
+                "--restate rebuilds it from the lake"
+            )
+
+
 def _is_closed(fresh: Freshness, month_end: date) -> bool:
     closes = datetime(month_end.year, month_end.month, month_end.day) + CLOSE_LAG
     return fresh.extracted_at is not None and fresh.extracted_at >= closes
@@ -211,6 +223,7 @@ def chargeback(
     if manifest_path.exists() and not restate:
         manifest = json.loads(manifest_path.read_text())
         if manifest.get("status") == "closed":
+            _verify(target, manifest)
             return Statement(month, by, target, "closed", False, manifest["lines"], manifest["requests"],
                              Decimal(manifest["total_exact"]), manifest)  # fmt: skip
     fresh = freshness(lake_dir)
