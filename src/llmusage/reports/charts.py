@@ -4,16 +4,15 @@ Drawn with matplotlib (Agg, no display, no network): a PNG, or a self-contained 
 chart as inline SVG and the figures as a table. The top panel stacks each day's spend by the `TOP`
 largest groups (the rest as `other`); when the dimension has budgets (team, org, user, key), a second
 panel draws each charted group's cumulative spend over the range against its `max_budget` as a dashed
-line of the same colour. A budget is lifetime unless its entity has a `budget_duration`; the panel shows
-the range's cumulative spend, which is what a lifetime budget is spent by when the range starts with
-the lake.
+line of the same colour. The cumulative line starts from the group's lake spend before the range, as a
+lifetime budget counts it (a `budget_duration` window is not modelled in the chart).
 """
 
 from __future__ import annotations
 
 import html
 import io
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -89,7 +88,9 @@ def budgets_for(lake_dir: Path, by: str, labels: list[str], groups: pl.DataFrame
     return {label: float(budget) for label, budget in found.unique("label").iter_rows()}
 
 
-def _figure(daily: pl.DataFrame, column: str, budgets: dict[str, float], title: str) -> Figure:
+def _figure(
+    daily: pl.DataFrame, column: str, budgets: dict[str, float], title: str, before: dict[str, float]
+) -> Figure:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -119,7 +120,7 @@ def _figure(daily: pl.DataFrame, column: str, budgets: dict[str, float], title: 
             if label not in budgets:
                 continue
             color = colors[i % len(colors)]
-            cumulative = wide[label].cum_sum().to_list()
+            cumulative = (wide[label].cum_sum() + before.get(label, 0.0)).to_list()
             ax.plot(days, cumulative, color=color, label=f"{label} (spent)")
             ax.axhline(budgets[label], color=color, linestyle="--", linewidth=1, label=f"{label} budget")
         ax.set_ylabel("cumulative spend vs max_budget (USD)")
@@ -146,9 +147,13 @@ def chart(
     labels = daily[dim.column].unique().to_list()
     groups = spend_groups(lake_dir, start, end) if dim.name == "key" else pl.DataFrame()
     budgets = budgets_for(lake_dir, dim.name, labels, groups)
+    before: dict[str, float] = {}
+    if budgets and start is not None and start > fresh.first_day:  # spend before the range counts too
+        earlier = group_spend(spend_groups(lake_dir, None, start - timedelta(days=1)), [dim])
+        before = {label: spent for label, spent in earlier.select(dim.column, "spend").iter_rows()}
     span = f"{daily['day'].min()} to {daily['day'].max()}"
     title = f"daily spend by {dim.name}, {span} (UTC)"
-    fig = _figure(daily, dim.column, budgets, title)
+    fig = _figure(daily, dim.column, budgets, title, before)
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
