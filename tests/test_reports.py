@@ -21,7 +21,7 @@ from llmusage.lake.extract import ExtractOptions, extract
 from llmusage.reports.anomalies import anomalies_report
 from llmusage.reports.budgets import budgets_report, drift_report
 from llmusage.reports.chargeback import allocate_cents, chargeback, chargeback_lines
-from llmusage.reports.charts import chart
+from llmusage.reports.charts import chart, spend_before
 from llmusage.reports.forecast import forecast_report
 from llmusage.reports.output import render
 from llmusage.reports.params import parse_dimensions, parse_filter, parse_month
@@ -270,6 +270,7 @@ def test_chart_files_open(lake: Path, tmp_path: Path) -> None:
     assert "<svg" in text and "</html>" in text and "<script" not in text and "src=" not in text
     with pytest.raises(LlmusageError, match="no spend in range"):
         chart(lake, "team", tmp_path / "empty.png", date(2020, 1, 1), date(2020, 1, 2))
+    assert spend_before(lake, "team", date(2026, 3, 3)) == {"search": pytest.approx(0.35)}
     with pytest.raises(LlmusageError, match=r"\.png or \.html"):
         chart(lake, "team", tmp_path / "x.gif")
 

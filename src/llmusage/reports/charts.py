@@ -88,6 +88,13 @@ def budgets_for(lake_dir: Path, by: str, labels: list[str], groups: pl.DataFrame
     return {label: float(budget) for label, budget in found.unique("label").iter_rows()}
 
 
+def spend_before(lake_dir: Path, by: str, start: date) -> dict[str, float]:
+    """Each group's lake spend before `start` (where its cumulative line starts)."""
+    dim = parse_dimension(by)
+    earlier = group_spend(spend_groups(lake_dir, None, start - timedelta(days=1)), [dim])
+    return {label: spent for label, spent in earlier.select(dim.column, "spend").iter_rows()}
+
+
 def _figure(
     daily: pl.DataFrame, column: str, budgets: dict[str, float], title: str, before: dict[str, float]
 ) -> Figure:
@@ -147,10 +154,7 @@ def chart(
     labels = daily[dim.column].unique().to_list()
     groups = spend_groups(lake_dir, start, end) if dim.name == "key" else pl.DataFrame()
     budgets = budgets_for(lake_dir, dim.name, labels, groups)
-    before: dict[str, float] = {}
-    if budgets and start is not None and start > fresh.first_day:  # spend before the range counts too
-        earlier = group_spend(spend_groups(lake_dir, None, start - timedelta(days=1)), [dim])
-        before = {label: spent for label, spent in earlier.select(dim.column, "spend").iter_rows()}
+    before = spend_before(lake_dir, by, start) if budgets and start and start > fresh.first_day else {}
     span = f"{daily['day'].min()} to {daily['day'].max()}"
     title = f"daily spend by {dim.name}, {span} (UTC)"
     fig = _figure(daily, dim.column, budgets, title, before)
