@@ -248,6 +248,7 @@ def test_warehouse_build_while_an_analyst_holds_the_old_file(
     assert names == {
         "spend_logs", "keys", "users", "teams", "organizations", "models",
         "spend_daily", "budget_status", "chargeback_monthly",
+        "spend_lines", "spend_by_team_day", "chargeback_lines", "spend_anomalies",  # reports (issue 7)
     }  # fmt: skip
     # The analyst is another process (DuckDB shares one instance per path within a process).
     analyst = subprocess.Popen(

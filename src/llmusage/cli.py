@@ -222,6 +222,9 @@ def demo(logs: int, days: int) -> None:
     last = (report.window.end - timedelta(microseconds=1)).date()  # type: ignore[attr-defined]
     if not run_demo_pipeline(settings, report.window.start.date(), last):  # type: ignore[attr-defined]
         raise LlmusageError("the demo's Dagster run failed (see the lines above)")
+    from llmusage.cli_reports import demo_reports
+
+    demo_reports(settings)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -247,8 +250,9 @@ def _register_commands() -> None:
     """Commands that live in modules of their own."""
     from llmusage.cli_lake import extract_command, warehouse
     from llmusage.cli_reconcile import reconcile
+    from llmusage.cli_reports import chargeback_command, report
 
-    for command in (extract_command, warehouse, reconcile):
+    for command in (extract_command, warehouse, reconcile, report, chargeback_command):
         cli.add_command(command)
 
 

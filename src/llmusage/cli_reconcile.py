@@ -105,27 +105,3 @@ def _print_table(result: object, show_all: bool) -> None:
     summary = ", ".join(f"{n} {s}" for s, n in counts.iter_rows())
     drifted = entities.filter(~pl.col("drift_ok")).height
     console.print(f"{entities.height} entities: {summary}; {drifted} with drift")
-
-
-def demo_reconcile(settings: Settings) -> None:
-    """The demo's reconciliation step: reconcile, write flags back, print the entities over budget."""
-    import polars as pl
-
-    from llmusage.db import resolve_url
-    from llmusage.reconcile import reconcile, write_back
-
-    url = resolve_url(settings)
-    result = reconcile(url, settings.lake_dir)
-    applied = write_back(url, result)
-    over = result.entities.filter(pl.col("status") == "exceeded")
-    drifted = result.entities.filter(~pl.col("drift_ok"))
-    click.echo(
-        f"reconcile: {result.entities.height} entities, {over.height} over budget, {drifted.height} with drift; "
-        f"flags written: {len(applied.flagged)} set, {len(applied.unflagged)} lifted, {applied.events} events"
-    )
-    for row in over.iter_rows(named=True):
-        crossed = f", crossed {row['first_exceeded_at']:%Y-%m-%d %H:%M}" if row["first_exceeded_at"] else ""
-        click.echo(
-            f"  over budget: {row['entity_type']:<12} {row['name']:<34} {_money(row['ledger_spend']):>10} of "
-            f"{_money(row['max_budget']):>9} ({row['utilization']:.0%}{crossed})"
-        )

@@ -1,0 +1,267 @@
+"""Monthly chargeback statements with FOCUS-style columns, frozen once the month is closed.
+
+Lines. One line per UTC day x sub-account (team, or organization with `by="org"`) x model x provider x
+user x key x set of request tags (`sql/reports/chargeback_lines.sql`): fine enough that finance can
+re-slice any way it likes, and every spend log falls in exactly one line. Logs without a team (or
+organization) go to SubAccountId `(none)`.
+
+Money. BilledCost and EffectiveCost are the exact sum of the lines' spend logs as DECIMAL(38,12): each
+log's float spend is taken to 12 decimal places (a picodollar) and summed exactly, so nothing is rounded
+to the cent in the lines and the lines add up to the month. Only `summary.md` shows cents: its total is
+rounded once from the exact sum, and the per-sub-account amounts are rounded by the largest-remainder
+method so that they add up to that total (never a cent lost or invented by rounding).
+
+Freezing. A statement is written to `<out>/YYYY-MM/<team|org>/` (chargeback.csv, chargeback.parquet,
+summary.md, manifest.json) aside, then renamed into place. A month is *closed* when the lake was last
+written at least `CLOSE_LAG` after the month ended (late rows have had time to land); a closed month's
+statement is frozen: a re-run leaves its bytes untouched and says so (after checking them against the
+SHA-256 digests in manifest.json: an altered file is an error), and only `restate=True` rebuilds it
+(the old one is replaced whole). A month not yet closed gives a *provisional* statement, rebuilt on
+every run. The CSV, Parquet and summary bytes depend only on the data (no clock), so a restatement of
+unchanged data reproduces them exactly; the time of production is in manifest.json only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
+
+import polars as pl
+
+from llmusage.errors import LlmusageError
+from llmusage.reports.params import parse_month
+from llmusage.reports.source import Freshness, freshness, lake_connection
+from llmusage.sqlfiles import load
+
+CLOSE_LAG = timedelta(hours=2)  # the extract's default lag window
+CURRENCY = "USD"
+FILES = ("chargeback.csv", "chargeback.parquet", "summary.md")
+CENT = Decimal("0.01")
+COST_TYPE = pl.Decimal(38, 12)
+FOCUS_COLUMNS = [
+    "BillingPeriodStart", "BillingPeriodEnd", "ChargePeriodStart", "ChargePeriodEnd", "ChargeCategory",
+    "ChargeDescription", "BilledCost", "EffectiveCost", "BillingCurrency", "ConsumedQuantity",
+    "ConsumedUnit", "ServiceName", "ProviderName", "SubAccountId", "SubAccountName", "Tags", "x_Requests",
+]  # fmt: skip
+
+
+@dataclass
+class Statement:
+    month: str
+    by: str
+    directory: Path
+    status: str  # closed | provisional
+    written: bool  # False: a frozen statement was found and left as it was
+    lines: int
+    requests: int
+    total: Decimal  # exact
+    manifest: dict
+
+
+def _tags(user: str, key_alias: str, api_key: str | None, tags: list[str] | None) -> str:
+    """FOCUS Tags as JSON text, the same shape as the warehouse's `chargeback_lines` view."""
+    body = {
+        "user": user,
+        "key_alias": key_alias,
+        "key_hash_prefix": api_key[:8] if api_key else None,
+        "request_tags": list(tags or []),
+    }
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+
+
+def chargeback_lines(lake_dir: Path, month: str, by: str = "team") -> pl.DataFrame:
+    """The month's FOCUS-style lines (see the module docstring), in a stable order."""
+    if by not in ("team", "org"):
+        raise LlmusageError(f"--by must be team or org, got {by!r}")
+    start, end = parse_month(month)
+    with lake_connection(lake_dir) as duck:
+        raw = duck.sql(
+            load("reports/chargeback_lines.sql"), params={"by": by, "start": start, "end": end}
+        ).pl()
+    raw = raw.sort(["day", "sub_account_name", "sub_account_id", "model", "provider", "user", "api_key", "tags"],
+                   nulls_last=True)  # fmt: skip
+    utc = pl.Datetime("us", "UTC")
+    period_start = datetime(start.year, start.month, start.day, tzinfo=UTC)
+    period_end = datetime(end.year, end.month, end.day, tzinfo=UTC)
+    tags = [_tags(*row) for row in raw.select("user", "key_alias", "api_key", "tags").iter_rows()]
+    description = (
+        pl.col("requests").cast(pl.String) + pl.lit(" requests to ") + pl.col("model")
+        + pl.lit(" by ") + pl.col("user") + pl.lit(" with key ") + pl.col("key_alias")
+    )  # fmt: skip
+    return raw.select(
+        pl.lit(period_start, utc).alias("BillingPeriodStart"),
+        pl.lit(period_end, utc).alias("BillingPeriodEnd"),
+        pl.col("day").cast(utc).alias("ChargePeriodStart"),
+        (pl.col("day").cast(utc) + pl.duration(days=1)).alias("ChargePeriodEnd"),
+        pl.lit("Usage").alias("ChargeCategory"),
+        description.alias("ChargeDescription"),
+        pl.col("cost").cast(COST_TYPE).alias("BilledCost"),
+        pl.col("cost").cast(COST_TYPE).alias("EffectiveCost"),
+        pl.lit(CURRENCY).alias("BillingCurrency"),
+        pl.col("tokens").cast(pl.Int64).alias("ConsumedQuantity"),
+        pl.lit("Tokens").alias("ConsumedUnit"),
+        pl.col("model").alias("ServiceName"),
+        pl.col("provider").alias("ProviderName"),
+        pl.col("sub_account_id").alias("SubAccountId"),
+        pl.col("sub_account_name").alias("SubAccountName"),
+        pl.Series("Tags", tags, pl.String),
+        pl.col("requests").cast(pl.Int64).alias("x_Requests"),
+    )
+
+
+def allocate_cents(amounts: list[Decimal], total: Decimal) -> list[Decimal]:
+    """Round `amounts` to cents so that they add up to `total` (already in cents): largest remainder."""
+    floors = [(a / CENT).to_integral_value(rounding="ROUND_FLOOR") * CENT for a in amounts]
+    left = int(((total - sum(floors, Decimal(0))) / CENT).to_integral_value())
+    order = sorted(range(len(amounts)), key=lambda i: (-(amounts[i] - floors[i]), i))
+    for i in order[: max(left, 0)]:
+        floors[i] += CENT
+    return floors
+
+
+def _money(value: Decimal) -> str:
+    return f"${value:,.2f}"
+
+
+def summary_markdown(lines: pl.DataFrame, month: str, by: str, status: str, fresh: Freshness) -> str:
+    exact = sum(lines["BilledCost"].to_list(), Decimal(0))
+    total = exact.quantize(CENT, rounding=ROUND_HALF_EVEN)
+    accounts = (
+        lines.group_by("SubAccountId", "SubAccountName")
+        .agg(pl.col("BilledCost").sum(), pl.col("x_Requests").sum(), pl.col("ConsumedQuantity").sum())
+        .sort(["BilledCost", "SubAccountName"], descending=[True, False])
+    )
+    cents = allocate_cents(accounts["BilledCost"].to_list(), total)
+    label = "team" if by == "team" else "organization"
+    through = f"{fresh.data_through:%Y-%m-%d %H:%M} UTC" if fresh.data_through else str(fresh.last_day)
+    out = [
+        f"# Chargeback {month} by {label}",
+        "",
+        f"- Status: **{status}**"
+        + (" (frozen: re-runs keep these bytes; `--restate` rebuilds)" if status == "closed"
+           else " (the month is not closed in the lake; rebuilt on every run until it is)"),
+        f"- Billing period: {month}-01 00:00 UTC to the first of the next month (exclusive)",
+        f"- Lake data through: {through}",
+        f"- Lines: {lines.height:,} (UTC day x {label} x model x provider x user x key x request tags)",
+        f"- Requests: {int(lines['x_Requests'].sum() or 0):,}; tokens: {int(lines['ConsumedQuantity'].sum() or 0):,}",
+        f"- Total BilledCost: **{_money(total)} {CURRENCY}** (exact: {exact:.12f})",
+        "",
+        f"| {label} | id | requests | tokens | billed |",
+        "| --- | --- | ---: | ---: | ---: |",
+    ]  # fmt: skip
+    for row, amount in zip(accounts.iter_rows(named=True), cents, strict=True):
+        out.append(
+            f"| {row['SubAccountName']} | {row['SubAccountId']} | {row['x_Requests']:,} | "
+            f"{row['ConsumedQuantity']:,} | {_money(amount)} |"
+        )
+    out.append(f"| **total** | | | | **{_money(total)}** |")
+    out += [
+        "",
+        "BilledCost in chargeback.csv / .parquet keeps 12 decimal places (exact sums of the spend logs).",
+        "The amounts above are rounded to the cent by largest remainder so that they add up to the total.",
+    ]
+    return "\n".join(out) + "\n"
+
+
+def _csv_bytes(lines: pl.DataFrame) -> bytes:
+    return lines.write_csv(datetime_format="%Y-%m-%dT%H:%M:%SZ").encode()
+
+
+def _parquet_bytes(lines: pl.DataFrame) -> bytes:
+    import pyarrow.parquet as pq
+
+    buffer = io.BytesIO()
+    pq.write_table(lines.to_arrow(), buffer, compression="zstd")
+    return buffer.getvalue()
+
+
+def _verify(target: Path, manifest: dict) -> None:
+    """A frozen statement must still be the bytes it was produced as."""
+    for name, digest in manifest.get("sha256", {}).items():
+        path = target / name
+        if not path.exists() or hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+            raise LlmusageError(
+                f"frozen statement {target} was altered ({name} differs from manifest.json); "
+                "--restate rebuilds it from the lake"
+            )
+
+
+def _is_closed(fresh: Freshness, month_end: date) -> bool:
+    closes = datetime(month_end.year, month_end.month, month_end.day) + CLOSE_LAG
+    return fresh.extracted_at is not None and fresh.extracted_at >= closes
+
+
+def statement_dir(base: Path, month: str, by: str) -> Path:
+    return base / month / by
+
+
+def chargeback(
+    lake_dir: Path, month: str, by: str = "team", out: Path | None = None, restate: bool = False,
+    exports_dir: Path | None = None,
+) -> Statement:  # fmt: skip
+    """Produce (or find, frozen) the month's statement; `out` is the base directory (it must exist)."""
+    start, end = parse_month(month)
+    month = f"{start:%Y-%m}"
+    if out is not None:
+        base = Path(os.path.abspath(out.expanduser()))
+        if not base.is_dir():
+            raise LlmusageError(f"--out {out}: no such directory")
+    else:
+        if exports_dir is None:
+            raise LlmusageError("no output directory")
+        base = exports_dir / "chargeback"
+        base.mkdir(parents=True, exist_ok=True)
+    target = statement_dir(base, month, by)
+    manifest_path = target / "manifest.json"
+    if manifest_path.exists() and not restate:
+        manifest = json.loads(manifest_path.read_text())
+        if manifest.get("status") == "closed":
+            _verify(target, manifest)
+            return Statement(month, by, target, "closed", False, manifest["lines"], manifest["requests"],
+                             Decimal(manifest["total_exact"]), manifest)  # fmt: skip
+    fresh = freshness(lake_dir)
+    status = "closed" if _is_closed(fresh, end) else "provisional"
+    lines = chargeback_lines(lake_dir, month, by)
+    files = {
+        "chargeback.csv": _csv_bytes(lines),
+        "chargeback.parquet": _parquet_bytes(lines),
+        "summary.md": summary_markdown(lines, month, by, status, fresh).encode(),
+    }
+    total = sum(lines["BilledCost"].to_list(), Decimal(0))
+    requests = int(lines["x_Requests"].sum() or 0)
+    manifest = {
+        "month": month,
+        "by": by,
+        "status": status,
+        "lines": lines.height,
+        "requests": requests,
+        "total_exact": f"{total:.12f}",
+        "total": f"{total.quantize(CENT, rounding=ROUND_HALF_EVEN)}",
+        "currency": CURRENCY,
+        "data_through": fresh.data_through.isoformat() if fresh.data_through else None,
+        "produced_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
+        "sha256": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
+    }
+    target.parent.mkdir(parents=True, exist_ok=True)
+    aside = target.with_name(f".{by}.{os.getpid()}.tmp")
+    old = target.with_name(f".{by}.{os.getpid()}.old")
+    shutil.rmtree(aside, ignore_errors=True)
+    aside.mkdir()
+    try:
+        for name, data in files.items():
+            (aside / name).write_bytes(data)
+        (aside / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        if target.exists():
+            os.replace(target, old)
+        os.replace(aside, target)
+    finally:
+        shutil.rmtree(aside, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+    return Statement(month, by, target, status, True, lines.height, requests, total, manifest)

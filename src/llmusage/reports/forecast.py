@@ -1,0 +1,118 @@
+"""`report forecast`: each team's month-end spend, projected, against its budget.
+
+As of the lake's latest log (`data_through`): the daily rate is the team's spend over the `rate_days`
+days before it; the month's projection is its spend so far this month plus the rate times the days left
+(fractional). Against the budget the projection is the spend in the team's budget window (the whole
+lake for a budget without `budget_duration`, else the current window, as reconciliation counts it) plus
+the same remaining spend. `exceeds_on` is the day the budget would be reached at that rate. A window
+that resets before month end is not modelled: the projection then overstates.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+
+from llmusage.budget_window import entity_window
+from llmusage.lake.dims import dims_dir
+from llmusage.reports.params import parse_month
+from llmusage.reports.report import Report
+from llmusage.reports.source import freshness, lake_connection
+from llmusage.sqlfiles import load
+
+
+def forecast_report(lake_dir: Path, month: str | None = None, rate_days: int = 7) -> Report:
+    fresh = freshness(lake_dir)
+    as_of = fresh.data_through or datetime.combine(fresh.last_day + timedelta(days=1), datetime.min.time())
+    start, end = parse_month(month or f"{as_of:%Y-%m}")
+    month_end = datetime.combine(end, datetime.min.time())
+    remaining = (
+        max((month_end - max(as_of, datetime.combine(start, datetime.min.time()))).total_seconds(), 0) / 86400
+    )
+    teams = pl.read_parquet(dims_dir(lake_dir) / "teams.parquet")
+    windows: dict[str, list] = {"team_id": [], "window_start": []}
+    for row in teams.iter_rows(named=True):
+        created = row["created_at"].replace(tzinfo=None) if row["created_at"] else None
+        window = entity_window(json.loads(row["metadata"] or "{}"), created, as_of)
+        windows["team_id"].append(row["team_id"])
+        windows["window_start"].append(window[1] if window else None)
+    params = {
+        "month_start": start,
+        "rate_from": as_of - timedelta(days=rate_days),
+        "rate_to": as_of,
+    }
+    with lake_connection(lake_dir) as duck:
+        duck.register("team_windows", pa.table(windows, schema=pa.schema(
+            [("team_id", pa.string()), ("window_start", pa.timestamp("us"))])))  # fmt: skip
+        spent = duck.sql(load("reports/team_spend_since.sql"), params=params).pl()
+    frame = (
+        teams.select("team_id", pl.col("team_alias").fill_null(pl.col("team_id")).alias("team"), "max_budget")
+        .join(spent, on="team_id", how="left")
+        .with_columns(pl.col("window_spend", "month_spend", "rate_spend").fill_null(0.0))
+        .with_columns(daily_rate=pl.col("rate_spend") / rate_days)
+        .with_columns(
+            projected_month_spend=pl.col("month_spend") + pl.col("daily_rate") * remaining,
+            projected_window_spend=pl.col("window_spend") + pl.col("daily_rate") * remaining,
+        )
+        .with_columns(
+            projected_utilization=pl.when(pl.col("max_budget") > 0).then(
+                pl.col("projected_window_spend") / pl.col("max_budget")
+            ),
+            headroom=pl.col("max_budget") - pl.col("projected_window_spend"),
+        )
+    )
+    exceeds = []
+    for row in frame.iter_rows(named=True):
+        budget, spent_now, rate = row["max_budget"], row["window_spend"], row["daily_rate"]
+        if budget is None:
+            exceeds.append(None)
+        elif spent_now >= budget:
+            exceeds.append("already")
+        elif rate > 0 and as_of + timedelta(days=(budget - spent_now) / rate) < month_end:
+            exceeds.append(f"{as_of + timedelta(days=(budget - spent_now) / rate):%Y-%m-%d}")
+        else:
+            exceeds.append(None)
+    frame = (
+        frame.with_columns(exceeds_on=pl.Series(exceeds, dtype=pl.String))
+        .with_columns(
+            outlook=pl.when(pl.col("max_budget").is_null())
+            .then(pl.lit("no budget"))
+            .when(pl.col("exceeds_on") == "already")
+            .then(pl.lit("exceeded"))
+            .when(pl.col("exceeds_on").is_not_null())
+            .then(pl.lit("will exceed"))
+            .when(pl.col("projected_utilization") >= 0.8)
+            .then(pl.lit("tight"))
+            .otherwise(pl.lit("ok"))
+        )
+        .sort(["projected_utilization", "projected_month_spend"], descending=True, nulls_last=True)
+        .select(
+            "team",
+            "outlook",
+            "month_spend",
+            "daily_rate",
+            "projected_month_spend",
+            "window_spend",
+            "max_budget",
+            "projected_utilization",
+            "exceeds_on",
+            "team_id",
+        )
+    )
+    totals = {c: float(frame[c].sum() or 0.0) for c in ("month_spend", "daily_rate", "projected_month_spend")}
+    return Report(
+        name="forecast",
+        title=f"forecast for {start:%Y-%m}: month-end spend per team at the last {rate_days} days' rate",
+        frame=frame,
+        totals=totals,
+        notes=[fresh.note(), f"{remaining:.1f} days left in {start:%Y-%m} after the lake's latest log"],
+        empty_message="no teams",
+    )
+
+
+def forecast(lake_dir: Path, month: str | None = None, rate_days: int = 7) -> pl.DataFrame:
+    return forecast_report(lake_dir, month, rate_days).frame

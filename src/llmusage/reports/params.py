@@ -1,0 +1,123 @@
+"""Parsing what a user types into a report: dimension lists, `--where` filters, dates and months.
+
+Nothing typed by a user ever reaches SQL text. Dimension names and filter fields are looked up in the
+whitelist `DIMENSIONS` (anything else is a LlmusageError naming the allowed ones); filter values are data,
+compared in polars or bound as parameters. Grouping happens over columns computed by fixed SQL files.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from llmusage.errors import LlmusageError
+
+# dimension -> column of the enriched spend lines (sql/reports/spend_lines.sql) it groups by
+DIMENSIONS: dict[str, str] = {
+    "day": "day",
+    "week": "week",
+    "month": "month",
+    "org": "org",
+    "team": "team",
+    "user": "user",
+    "key": "key",
+    "model": "model",
+    "provider": "provider",
+    "tag": "tag",
+}
+TIME_DIMENSIONS = ("day", "week", "month")
+# `tag:NAME` groups by the value of the request's `NAME:value` tag (one per request, no overlap)
+_TAG_KEY = re.compile(r"^tag:([a-z][a-z0-9_-]{0,39})$")
+_FILTER = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_:-]*)\s*(!=|=)\s*(.*?)\s*$", re.DOTALL)
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+@dataclass(frozen=True)
+class Dimension:
+    name: str  # as typed: "team", "tag", "tag:env"
+    column: str  # output column name
+    tag_key: str | None = None  # for tag:NAME
+
+
+@dataclass(frozen=True)
+class Filter:
+    dimension: str  # a key of DIMENSIONS (not a time dimension)
+    values: tuple[str, ...]
+    negate: bool = False
+
+
+def _allowed() -> str:
+    return ", ".join(DIMENSIONS) + ", tag:NAME"
+
+
+def parse_dimension(text: str) -> Dimension:
+    name = text.strip().lower()
+    if name in DIMENSIONS:
+        return Dimension(name, DIMENSIONS[name])
+    match = _TAG_KEY.match(name)
+    if match:
+        return Dimension(name, f"tag_{match.group(1).replace('-', '_')}", match.group(1))
+    raise LlmusageError(f"unknown dimension {text.strip()!r} (use one of: {_allowed()})")
+
+
+def parse_dimensions(text: str) -> list[Dimension]:
+    """`"team,model"` -> [team, model]; duplicates and unknown names are errors."""
+    parts = [p for p in (text or "").split(",") if p.strip()]
+    if not parts:
+        raise LlmusageError(f"--by needs at least one dimension ({_allowed()})")
+    dims = [parse_dimension(p) for p in parts]
+    names = [d.name for d in dims]
+    if len(set(names)) != len(names):
+        raise LlmusageError(f"--by names a dimension twice: {text!r}")
+    if sum(d.name == "tag" for d in dims) and any(d.tag_key for d in dims):
+        raise LlmusageError("--by: give either tag or tag:NAME, not both")
+    return dims
+
+
+def parse_filter(text: str) -> Filter:
+    """`team=search`, `model!=gpt-4o`, `tag=env:prod`, `team=a,b` (any of a, b)."""
+    match = _FILTER.match(text)
+    if not match:
+        raise LlmusageError(f"--where {text!r} is not DIMENSION=VALUE or DIMENSION!=VALUE")
+    field, op, raw = match.groups()
+    field = field.lower()
+    if field not in DIMENSIONS or field in TIME_DIMENSIONS:
+        allowed = ", ".join(d for d in DIMENSIONS if d not in TIME_DIMENSIONS)
+        hint = " (use --from/--to for dates)" if field in TIME_DIMENSIONS else ""
+        raise LlmusageError(f"--where: unknown field {field!r}{hint} (use one of: {allowed})")
+    values = tuple(v.strip() for v in raw.split(",") if v.strip())
+    if not values:
+        raise LlmusageError(f"--where {text!r} has no value")
+    return Filter(field, values, negate=op == "!=")
+
+
+def parse_day(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise LlmusageError(f"{option} must be a date (YYYY-MM-DD), got {value!r}") from None
+
+
+def parse_range(first: str | None, last: str | None) -> tuple[date | None, date | None]:
+    start, end = parse_day(first, "--from"), parse_day(last, "--to")
+    if start and end and end < start:
+        raise LlmusageError(f"--to ({end}) is before --from ({start})")
+    return start, end
+
+
+def parse_month(value: str) -> tuple[date, date]:
+    """`"2026-11"` -> (first day, first day of the next month)."""
+    match = _MONTH.match(value.strip() if value else "")
+    if not match or not 1 <= int(match.group(2)) <= 12:
+        raise LlmusageError(f"--month must be YYYY-MM, got {value!r}")
+    year, month = int(match.group(1)), int(match.group(2))
+    start = date(year, month, 1)
+    end = date(year + month // 12, month % 12 + 1, 1)
+    return start, end
+
+
+def week_start(day: date) -> date:
+    return day - timedelta(days=day.weekday())
