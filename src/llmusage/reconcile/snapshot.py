@@ -1,10 +1,14 @@
-"""What reconciliation reads from PostgreSQL, in one REPEATABLE READ snapshot: the four entity tables and
-the tail of spend logs (the days the lake may not hold in full), so recorded and ledger spend agree in time."""
+"""What reconciliation reads from PostgreSQL, in one REPEATABLE READ snapshot held open while it computes:
+the four entity tables, the logs from the cutoff on summed at the ledger's grain (PostgreSQL aggregates
+them: a day of logs is hundreds of thousands of rows, its grain a few thousand), and, on request, the
+few logs of given days and entities that are needed one by one. Recorded and ledger spend agree in time."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 import psycopg
 import pyarrow as pa
@@ -20,7 +24,18 @@ _QUERIES = {
     "team": "queries/reconcile_teams.sql",
     "organization": "queries/reconcile_organizations.sql",
 }
-TAIL_SCHEMA = pa.schema(
+GRAIN_SCHEMA = pa.schema(
+    [
+        ("api_key", pa.string()),
+        ("user", pa.string()),
+        ("team_id", pa.string()),
+        ("model", pa.string()),
+        ("day", pa.date32()),
+        ("spend", pa.float64()),
+        ("requests", pa.int64()),
+    ]
+)
+LOG_SCHEMA = pa.schema(
     [
         ("request_id", pa.string()),
         ("api_key", pa.string()),
@@ -31,17 +46,41 @@ TAIL_SCHEMA = pa.schema(
         ("created_at", pa.timestamp("us")),
     ]
 )
+_BEGINNING = datetime(1, 1, 1)
+
+
+def _table(rows: list[tuple], schema: pa.Schema) -> pa.Table:
+    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in schema]
+    return pa.Table.from_arrays(
+        [pa.array(c, type=f.type) for c, f in zip(columns, schema, strict=True)], schema=schema
+    )
 
 
 @dataclass
 class Snapshot:
     entities: dict[str, list[dict]]  # entity type -> rows of the reconcile_<type>.sql query
-    tail: pa.Table
+    tail_grain: pa.Table  # GRAIN_SCHEMA: the logs from the cutoff on, summed
     taken_at: datetime  # the database's clock at the snapshot, naive UTC
+    cutoff: datetime
+    _conn: psycopg.Connection
+
+    def tail_logs(self, days: set[date], entities: dict[str, set[str]]) -> pa.Table:
+        """LOG_SCHEMA rows from the cutoff on, on `days`, that count for any of `entities` (type -> ids)."""
+        if not days or not any(entities.values()):
+            return _table([], LOG_SCHEMA)
+        params = {
+            "cutoff": self.cutoff,
+            "days": sorted(days),
+            **{f"{kind}s": sorted(entities.get(kind, ())) for kind in ENTITY_TYPES},
+        }
+        rows = self._conn.execute(load("queries/reconcile_tail_logs.sql"), params).fetchall()  # type: ignore[arg-type]
+        return _table(rows, LOG_SCHEMA)
 
 
-def take(url: str, cutoff: datetime | None) -> Snapshot:
-    """Read entities and the logs from `cutoff` on (all logs when None) in one consistent snapshot."""
+@contextmanager
+def open_snapshot(url: str, cutoff: datetime | None) -> Iterator[Snapshot]:
+    """Entities and the tail from `cutoff` on (all logs when None), in a snapshot kept open for the block."""
+    since = cutoff or _BEGINNING
     with connect(url) as conn:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         conn.read_only = True
@@ -51,19 +90,11 @@ def take(url: str, cutoff: datetime | None) -> Snapshot:
             with conn.cursor(row_factory=dict_row) as cur:
                 for kind, query in _QUERIES.items():
                     entities[kind] = cur.execute(load(query)).fetchall()  # type: ignore[arg-type]
-            tail = _tail(conn, cutoff or datetime(1, 1, 1))
-    return Snapshot(entities=entities, tail=tail, taken_at=now[0] if now else datetime.utcnow())
-
-
-def _tail(conn: psycopg.Connection, cutoff: datetime) -> pa.Table:
-    batches: list[pa.RecordBatch] = []
-    with conn.cursor(name="reconcile_tail") as cur:
-        cur.itersize = 50_000
-        cur.execute(load("queries/reconcile_tail.sql"), {"cutoff": cutoff})  # type: ignore[arg-type]
-        while rows := cur.fetchmany(50_000):
-            columns = list(zip(*rows, strict=True))
-            batches.append(pa.RecordBatch.from_arrays(
-                [pa.array(col, type=field.type) for col, field in zip(columns, TAIL_SCHEMA, strict=True)],
-                schema=TAIL_SCHEMA,
-            ))  # fmt: skip
-    return pa.Table.from_batches(batches, schema=TAIL_SCHEMA)
+            grain = conn.execute(load("queries/reconcile_tail_grain.sql"), {"cutoff": since}).fetchall()  # type: ignore[arg-type]
+            yield Snapshot(
+                entities=entities,
+                tail_grain=_table(grain, GRAIN_SCHEMA),
+                taken_at=now[0] if now else datetime.utcnow(),
+                cutoff=since,
+                _conn=conn,
+            )

@@ -1,0 +1,3 @@
+-- No settled day in the lake: every log comes from PostgreSQL.
+CREATE OR REPLACE TEMP VIEW lake_grain AS
+SELECT api_key, "user", team_id, model, day, spend, requests FROM tail_grain WHERE FALSE
