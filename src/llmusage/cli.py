@@ -230,3 +230,9 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         click.echo(f"llmusage: error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
+
+
+from llmusage.cli_proxy import mock_upstream_command, proxy_command  # noqa: E402
+
+cli.add_command(proxy_command)
+cli.add_command(mock_upstream_command)
