@@ -171,7 +171,11 @@ def build_app(options: MockOptions) -> web.Application:
     async def models(request: web.Request) -> web.Response:
         return web.Response(body=b'{"object":"list","data":[]}', content_type="application/json")
 
+    async def health(request: web.Request) -> web.Response:
+        return web.Response(body=b'{"status":"ok"}', content_type="application/json")
+
     app = web.Application(client_max_size=32 * 1024 * 1024)
+    app.router.add_get("/health", health)
     for prefix in ("/v1", ""):
         app.router.add_post(f"{prefix}/chat/completions", chat)
         app.router.add_post(f"{prefix}/completions", completions)
