@@ -1,21 +1,19 @@
--- Insert a batch of spend logs (parallel arrays) and, in the same statement and transaction, add the spend of
--- the rows *newly inserted* to their key, user, team and organization: a replayed batch counts nothing twice.
--- A log's organization is its team's organization_id, else its user's.
+-- Insert a batch of spend logs (a JSON array of rows, exactly as spooled) and, in the same statement and
+-- transaction, add the spend of the rows *newly inserted* to their key, user, team and organization: a
+-- replayed batch counts nothing twice. A log's organization is its team's organization_id, else its user's.
 WITH rows AS (
     SELECT *
-    FROM unnest(
-        %(request_id)s::text[], %(api_key)s::text[], %(model)s::text[], %(api_provider)s::text[],
-        %(total_tokens)s::int[], %(prompt_tokens)s::int[], %(completion_tokens)s::int[],
-        %(spend)s::float8[], %(user)s::text[], %(team_id)s::text[], %(metadata)s::text[],
-        %(payload)s::text[], %(created_at)s::timestamp[]
-    ) AS r(request_id, api_key, model, api_provider, total_tokens, prompt_tokens, completion_tokens,
-           spend, "user", team_id, metadata, payload, created_at)
+    FROM jsonb_to_recordset(%(rows)s::jsonb) AS r(
+        request_id text, api_key text, model text, api_provider text, total_tokens int, prompt_tokens int,
+        completion_tokens int, spend float8, "user" text, team_id text, metadata jsonb, payload jsonb,
+        created_at timestamp
+    )
 ),
 ins AS (
     INSERT INTO "LiteLLM_SpendLogs" (request_id, api_key, model, api_provider, total_tokens, prompt_tokens,
                                      completion_tokens, spend, "user", team_id, metadata, payload, created_at)
     SELECT request_id, api_key, model, api_provider, total_tokens, prompt_tokens, completion_tokens,
-           spend, "user", team_id, metadata::jsonb, payload::jsonb, created_at
+           spend, "user", team_id, COALESCE(metadata, '{}'::jsonb), NULLIF(payload, 'null'::jsonb), created_at
     FROM rows
     ON CONFLICT (request_id) DO NOTHING
     RETURNING api_key, "user", team_id, spend

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 import uuid
@@ -91,8 +92,12 @@ def error_response(exc: ProxyError, rid: str) -> web.Response:
     )
 
 
+_ID_PREFIX = f"llmu-{uuid.uuid4().hex[:16]}-"  # random per process: ids stay unique across restarts
+_ID_COUNTER = itertools.count(1)
+
+
 def new_request_id() -> str:
-    return "chatcmpl-llmu-" + uuid.uuid4().hex
+    return f"{_ID_PREFIX}{next(_ID_COUNTER)}"
 
 
 async def authenticate(state: State, request: web.Request) -> Principal:

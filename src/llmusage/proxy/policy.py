@@ -32,10 +32,17 @@ class _Account:
     read_at: float = float("-inf")  # monotonic start of the query that read db_spend
     uncommitted: float = 0.0
     committed: deque[tuple[float, float]] = field(default_factory=deque)  # (commit time, amount)
+    committed_sum: float = 0.0
     reserved: float = 0.0
 
     def total(self) -> float:
-        return self.db_spend + self.uncommitted + sum(a for _, a in self.committed) + self.reserved
+        return self.db_spend + self.uncommitted + self.committed_sum + self.reserved
+
+    def forget_before(self, when: float) -> None:
+        while self.committed and self.committed[0][0] < when:
+            self.committed_sum -= self.committed.popleft()[1]
+        if not self.committed:
+            self.committed_sum = 0.0  # no float drift
 
 
 class Ledger:
@@ -59,8 +66,7 @@ class Ledger:
                 continue
             acc.db_spend = spend
             acc.read_at = started
-            while acc.committed and acc.committed[0][0] < started:
-                acc.committed.popleft()
+            acc.forget_before(started)
 
     def spend(self, entity: Entity) -> float:
         acc = self._accounts.get(entity)
@@ -93,8 +99,8 @@ class Ledger:
             acc = self._account(entity)
             acc.uncommitted -= amount
             acc.committed.append((now, amount))
-            while acc.committed and acc.committed[0][0] < horizon and acc.read_at > acc.committed[0][0]:
-                acc.committed.popleft()
+            acc.committed_sum += amount
+            acc.forget_before(min(horizon, acc.read_at))
 
 
 def check_principal(principal: Principal) -> None:

@@ -50,7 +50,7 @@ class Segment:
 class Recovered:
     segment: Segment
     rows: list[dict[str, Any]] = field(default_factory=list)
-    sizes: list[int] = field(default_factory=list)
+    lines: list[bytes] = field(default_factory=list)
 
 
 class Spool:
@@ -192,10 +192,10 @@ class Spool:
                     log.warning("spool %s: skipping a torn line (%d bytes)", path.name, len(line))
                     continue
                 rec.rows.append(row)
-                rec.sizes.append(len(line) + 1)
+                rec.lines.append(line + b"\n")
             seg.appended = len(rec.rows)
             self.pending_rows += seg.appended
-            self.pending_bytes += sum(rec.sizes)
+            self.pending_bytes += sum(len(x) for x in rec.lines)
             if not rec.rows:
                 self._remove(seg)
                 continue

@@ -25,19 +25,14 @@ from llmusage.proxy.spool import Segment, Spool
 
 log = logging.getLogger("llmusage.proxy.writer")
 
-COLUMNS = (
-    "request_id", "api_key", "model", "api_provider", "total_tokens", "prompt_tokens",
-    "completion_tokens", "spend", "user", "team_id", "metadata", "payload", "created_at",
-)  # fmt: skip
-
 
 class _Item:
-    __slots__ = ("entities", "row", "segment", "size")
+    __slots__ = ("entities", "line", "segment", "spend")
 
-    def __init__(self, row: dict[str, Any], segment: Segment, size: int, entities: list[tuple[str, str]]):
-        self.row = row
+    def __init__(self, line: bytes, spend: float, segment: Segment, entities: list[tuple[str, str]]):
+        self.line = line  # the row's JSON, exactly as spooled (newline included)
+        self.spend = spend
         self.segment = segment
-        self.size = size
         self.entities = entities
 
 
@@ -64,7 +59,7 @@ class SpendWriter:
         """Spool `row` and queue it for the database; await the result for durability."""
         line = orjson.dumps(row) + b"\n"
         seg, fut = self.spool.append(line)
-        self._queue.append(_Item(row, seg, len(line), entities))
+        self._queue.append(_Item(line, float(row.get("spend") or 0.0), seg, entities))
         if len(self._queue) >= self.batch_max or not self._wake.is_set():
             self._wake.set()
         return fut
@@ -75,8 +70,8 @@ class SpendWriter:
 
     def _recover(self) -> None:
         for rec in self.spool.claim_orphans():
-            for row, size in zip(rec.rows, rec.sizes, strict=True):
-                self._queue.append(_Item(row, rec.segment, size, []))
+            for row, line in zip(rec.rows, rec.lines, strict=True):
+                self._queue.append(_Item(line, float(row.get("spend") or 0.0), rec.segment, []))
             log.info("recovered %d spend logs from %s", len(rec.rows), rec.segment.path.name)
         if self._queue:
             self._wake.set()
@@ -129,14 +124,8 @@ class SpendWriter:
             self._after_commit(batch)
 
     async def _write(self, batch: list[_Item]) -> None:
-        params: dict[str, list[Any]] = {c: [] for c in COLUMNS}
-        for item in batch:
-            row = item.row
-            for c in COLUMNS:
-                value = row.get(c)
-                if c in ("metadata", "payload") and value is not None:
-                    value = orjson.dumps(value).decode()
-                params[c].append(value)
+        rows = b"[" + b",".join(item.line for item in batch) + b"]"
+        params = {"rows": rows.decode()}
         async with self.pool.connection(timeout=5.0) as conn, conn.transaction():
             await conn.execute(sqlfiles.load("queries/proxy_write_logs.sql"), params)
 
@@ -146,10 +135,9 @@ class SpendWriter:
         for item in batch:
             counts = per_segment.setdefault(item.segment, [0, 0])
             counts[0] += 1
-            counts[1] += item.size
-            spend = float(item.row.get("spend") or 0.0)
+            counts[1] += len(item.line)
             for entity in item.entities:
-                amounts[entity] = amounts.get(entity, 0.0) + spend
+                amounts[entity] = amounts.get(entity, 0.0) + item.spend
         self.ledger.committed(amounts)
         for seg, (rows, nbytes) in per_segment.items():
             self.spool.committed(seg, rows, nbytes)
