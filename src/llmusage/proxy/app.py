@@ -28,6 +28,7 @@ from llmusage import sqlfiles
 from llmusage.proxy import errors, policy, upstream
 from llmusage.proxy.auth import KeyCache, Principal, hash_key
 from llmusage.proxy.errors import ProxyError
+from llmusage.proxy.fastclient import FastClient, UpstreamConnectionError
 from llmusage.proxy.options import ProxyOptions
 from llmusage.proxy.policy import Ledger
 from llmusage.proxy.pricing import (
@@ -58,7 +59,8 @@ class State:
     keys: KeyCache
     spool: Spool
     writer: SpendWriter
-    session: aiohttp.ClientSession | None = None
+    session: aiohttp.ClientSession | None = None  # streams
+    fast: FastClient | None = None  # non-streaming calls
     models: dict[str, ModelRoute] = field(default_factory=dict)
     models_loaded: bool = False
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -229,22 +231,21 @@ def _error_detail(data: bytes) -> str:
 async def forward(state: State, call: Call) -> web.StreamResponse:
     assert state.session is not None
     route = call.route
+    assert state.fast is not None
     status: int | None = None
     try:
         async with asyncio.timeout(state.options.upstream_timeout):
-            async with state.session.post(
+            status, data = await state.fast.post(
                 upstream.url_for(route, call.kind),
-                data=orjson.dumps(_upstream_body(call)),
-                headers=upstream.headers_for(route),
-            ) as resp:
-                status = resp.status
-                data = await resp.read()
+                orjson.dumps(_upstream_body(call)),
+                upstream.headers_for(route),
+            )
     except TimeoutError:
         return await _fail(
             state, call, ProxyError(504, "upstream timed out", "upstream_error", "upstream_timeout"), status
         )
-    except aiohttp.ClientError as exc:
-        return await _fail(state, call, _upstream_failure(None, type(exc).__name__), status)
+    except UpstreamConnectionError as exc:
+        return await _fail(state, call, _upstream_failure(None, str(exc)), status)
     if status != 200:
         return await _fail(state, call, _upstream_failure(status, _error_detail(data)), status)
     try:
@@ -530,6 +531,7 @@ def build_app(options: ProxyOptions) -> web.Application:
         state.spool.open()
         await state.pool.open(wait=False)
         state.session = upstream.make_session(options.connect_timeout)
+        state.fast = FastClient(options.connect_timeout)
         try:
             await state.load_models()
         except Exception as exc:
@@ -543,6 +545,8 @@ def build_app(options: ProxyOptions) -> web.Application:
         await state.writer.stop()
         if state.session is not None:
             await state.session.close()
+        if state.fast is not None:
+            state.fast.close()
         await state.pool.close()
         state.spool.close()
 
