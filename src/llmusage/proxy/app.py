@@ -366,6 +366,7 @@ async def forward_stream(state: State, request: web.Request, call: Call) -> web.
             await resp.prepare(request)
         except (ConnectionError, aiohttp.ClientConnectionResetError):
             abandoned = True
+            deadline = min(deadline, time.monotonic() + opts.drain_abandoned)
         try:
             async with asyncio.timeout_at(
                 asyncio.get_running_loop().time() + max(0.0, deadline - time.monotonic())
