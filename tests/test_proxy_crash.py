@@ -128,3 +128,46 @@ def test_outage_then_kill9_loses_no_accepted_log(database_url: str, tmp_path: Pa
         if proxy is not None:
             proxy.stop()
         mock.stop()
+
+
+def test_a_full_spool_refuses_with_503_until_postgres_is_back(database_url: str, tmp_path: Path) -> None:
+    env = proxy_env(database_url, tmp_path / "home")
+    mock = start_mock(tmp_path, env)
+    proxy = None
+    try:
+        with psycopg.connect(database_url) as conn:  # the module's database: point the model at this mock
+            conn.execute(
+                """UPDATE "LiteLLM_ProxyModelTable"
+                   SET litellm_params = jsonb_set(litellm_params, '{api_base}', to_jsonb(%s::text))""",
+                (mock.url + "/v1",),
+            )
+        proxy = start_proxy(tmp_path, env, "--spool-max-mb", "0.002")  # about 3 rows
+        c = openai.OpenAI(base_url=proxy.url + "/v1", api_key=KEYS[0], max_retries=0, timeout=10)
+
+        def ask() -> int:
+            try:
+                c.chat.completions.create(
+                    model="chat", messages=[{"role": "user", "content": "x"}], max_tokens=1
+                )
+            except openai.APIStatusError as exc:
+                assert exc.response.json()["error"]["code"] == "spool_full"
+                return exc.status_code
+            return 200
+
+        assert ask() == 200  # warms the key cache
+        _set_database_reachable(database_url, False)
+        try:
+            statuses = [ask() for _ in range(20)]
+            assert statuses[0] == 200 and 503 in statuses and set(statuses) == {200, 503}
+            status, _, body = http("GET", proxy.url + "/health/ready")
+            assert status == 503 and json.loads(body)["spool"]["full"] is True
+        finally:
+            _set_database_reachable(database_url, True)
+        assert wait_for(lambda: http("GET", proxy.url + "/health/ready")[0] == 200, timeout=30)
+        assert ask() == 200
+        with psycopg.connect(database_url) as conn:
+            assert spend_mismatches(conn) == []
+    finally:
+        if proxy is not None:
+            proxy.stop()
+        mock.stop()
