@@ -157,6 +157,15 @@ def test_chat_is_forwarded_priced_and_logged(world: dict[str, Any]) -> None:
     assert row["payload"] is None
 
 
+def test_nul_characters_from_the_client_do_not_block_the_log(world: dict[str, Any]) -> None:
+    raw = client(world).chat.completions.with_raw_response.create(
+        model="chat", messages=[{"role": "user", "content": "x"}], max_tokens=1, user="a\u0000b",
+        extra_body={"metadata": {"tags": ["t\u0000"]}},
+    )  # fmt: skip
+    row = log_row(world, raw.headers["x-request-id"])
+    assert row is not None and row["metadata"]["end_user"] == "ab" and row["metadata"]["tags"] == ["t"]
+
+
 def test_stream_passes_chunks_and_logs_usage(world: dict[str, Any]) -> None:
     c = client(world)
     raw = c.chat.completions.with_raw_response.create(

@@ -171,3 +171,45 @@ def test_a_full_spool_refuses_with_503_until_postgres_is_back(database_url: str,
         if proxy is not None:
             proxy.stop()
         mock.stop()
+
+
+def test_a_row_postgres_refuses_is_set_aside_and_does_not_block_the_rest(
+    database_url: str, tmp_path: Path
+) -> None:
+    spool = tmp_path / "home" / "spool"
+    spool.mkdir(parents=True)
+    good = {"request_id": "orphan-good", "api_key": sha(KEYS[1]), "model": "chat", "spend": 0.5, "user": "u-c",
+            "team_id": "team-c", "metadata": {}, "created_at": "2026-01-01T00:00:00"}  # fmt: skip
+    bad = {**good, "request_id": "orphan-bad", "created_at": "not a timestamp"}
+    (spool / "seg-1-000001.jsonl").write_text(json.dumps(bad) + "\n" + json.dumps(good) + "\n")
+    env = proxy_env(database_url, tmp_path / "home")
+    with psycopg.connect(database_url) as conn:
+        spend_before = conn.execute(
+            """SELECT spend FROM "LiteLLM_TeamTable" WHERE team_id = 'team-c'"""
+        ).fetchone()[0]
+    proxy = start_proxy(tmp_path, env)
+    try:
+
+        def drained() -> bool:
+            status, _, body = http("GET", proxy.url + "/health/ready")
+            return status == 200 and json.loads(body)["spool"]["depth"] == 0
+
+        assert wait_for(drained, timeout=30)
+        with psycopg.connect(database_url) as conn:
+            ids = {
+                r[0]
+                for r in conn.execute(
+                    """SELECT request_id FROM "LiteLLM_SpendLogs" WHERE request_id LIKE 'orphan-%'"""
+                )
+            }
+            assert ids == {"orphan-good"}
+            team = conn.execute(
+                """SELECT spend FROM "LiteLLM_TeamTable" WHERE team_id = 'team-c'"""
+            ).fetchone()[0]
+            assert team == pytest.approx(spend_before + 0.5)
+            assert spend_mismatches(conn) == []
+        [rejected] = list(spool.glob("rejected-*.jsonl"))
+        assert json.loads(rejected.read_text())["request_id"] == "orphan-bad"
+        assert not list(spool.glob("seg-1-*"))
+    finally:
+        proxy.stop()

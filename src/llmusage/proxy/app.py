@@ -189,6 +189,8 @@ async def handle_openai(request: web.Request, kind: str) -> web.StreamResponse:
         if call.stream:
             return await forward_stream(state, request, call)
         return await forward(state, call)
+    except ProxyError as exc:
+        return error_response(exc, rid)
     except BaseException:
         # Never leave a reservation behind (the row was already settled if we got that far).
         if call.entities:
@@ -272,9 +274,11 @@ def _row(call: Call, prompt: int, completion: int, cost: float, status: str, cod
          error: str | None, estimated: bool, upstream_status: int | None, opts: ProxyOptions) -> dict[str, Any]:  # fmt: skip
     meta = call.body.get("metadata")
     tags = meta.get("tags") if isinstance(meta, dict) else None
+    end_user = call.body.get("user")
     metadata: dict[str, Any] = {
-        "tags": [str(t) for t in tags] if isinstance(tags, list) else [],
-        "end_user": call.body.get("user") if isinstance(call.body.get("user"), str) else None,
+        # PostgreSQL's jsonb refuses NUL characters: strip them from what the client controls.
+        "tags": [_clean(t) for t in tags] if isinstance(tags, list) else [],
+        "end_user": _clean(end_user) if isinstance(end_user, str) else None,
         "latency_ms": round((time.perf_counter() - call.started) * 1000, 3),
         "status": status,
         "status_code": code,
@@ -293,11 +297,8 @@ def _row(call: Call, prompt: int, completion: int, cost: float, status: str, cod
         metadata["usage_estimated"] = True
     payload: Any = None
     if opts.store_payload:
-        payload = (
-            call.body
-            if len(call.raw) <= opts.payload_max_bytes
-            else {"truncated": True, "bytes": len(call.raw)}
-        )
+        small = len(call.raw) <= opts.payload_max_bytes and b"\\u0000" not in call.raw
+        payload = call.body if small else {"truncated": True, "bytes": len(call.raw)}
     return {
         "request_id": call.rid,
         "api_key": call.principal.token,
@@ -315,13 +316,24 @@ def _row(call: Call, prompt: int, completion: int, cost: float, status: str, cod
     }
 
 
+def _clean(value: Any) -> str:
+    text = value if isinstance(value, str) else str(value)
+    return text.replace("\x00", "") if "\x00" in text else text
+
+
 async def _record(state: State, call: Call, prompt: int, completion: int, cost: float, status: str,
                   code: int, error: str | None, estimated: bool, upstream_status: int | None = None) -> None:  # fmt: skip
     """Settle the reservation and spool the row; returns once the row is fsynced."""
     row = _row(call, prompt, completion, cost, status, code, error, estimated, upstream_status, state.options)
     entities, call.entities = call.entities, []
     state.ledger.settle(entities, call.estimate, cost)
-    await state.writer.submit(row, entities)
+    try:
+        await state.writer.submit(row, entities)
+    except OSError as exc:
+        log.error("cannot spool a spend log (%s)", type(exc).__name__)
+        raise ProxyError(
+            503, "the proxy cannot record spend (local spool)", "service_unavailable", "spool_error"
+        ) from None
 
 
 async def forward_stream(state: State, request: web.Request, call: Call) -> web.StreamResponse:
@@ -414,11 +426,12 @@ async def forward_stream(state: State, request: web.Request, call: Call) -> web.
             completion = int(usage.get("completion_tokens") or 0)
         cost = route.cost(prompt, completion)
         status_text = "client_disconnected" if abandoned else ("failure" if failed else "success")
-        record = _record(state, call, prompt, completion, cost, status_text, 200, failed, estimated)
+        try:
+            await _record(state, call, prompt, completion, cost, status_text, 200, failed, estimated)
+        except ProxyError:
+            abandoned = True  # not durably logged: end the stream without [DONE]
         if abandoned:
-            await record
             return resp
-        await record
         with contextlib.suppress(ConnectionError, aiohttp.ClientConnectionResetError):
             await resp.write(f": x-llmusage-cost={_fmt(cost)}\n\ndata: [DONE]\n\n".encode())
             await resp.write_eof()

@@ -91,6 +91,10 @@ class Ledger:
             acc.reserved -= estimate
             acc.uncommitted += cost
 
+    def forget_uncommitted(self, entity: Entity, amount: float) -> None:
+        """A settled amount that will never be committed (its row was refused by the database)."""
+        self._account(entity).uncommitted -= amount
+
     def committed(self, amounts: dict[Entity, float]) -> None:
         """The writer committed these settled amounts to the database."""
         now = time.monotonic()

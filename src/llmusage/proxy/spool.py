@@ -68,6 +68,7 @@ class Spool:
         self._dirty: set[int] = set()
         self._waiters: list[asyncio.Future[None]] = []
         self._syncing = False
+        self._deferred_close: list[int] = []
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool-fsync")
 
     def open(self) -> None:
@@ -131,8 +132,10 @@ class Spool:
                 for w in waiters:
                     if not w.done():
                         w.set_result(None)
+                self._close_deferred()
         finally:
             self._syncing = False
+            self._close_deferred()
 
     def committed(self, seg: Segment, rows: int, nbytes: int) -> None:
         """`rows` rows of `seg` (of `nbytes` bytes) are in PostgreSQL; delete the file when all are."""
@@ -159,7 +162,15 @@ class Spool:
             seg.path.unlink(missing_ok=True)
         finally:
             self._dirty.discard(seg.fd)
-            os.close(seg.fd)
+            if self._syncing:  # an fsync round may hold this fd: close it after the round
+                self._deferred_close.append(seg.fd)
+            else:
+                os.close(seg.fd)
+
+    def _close_deferred(self) -> None:
+        fds, self._deferred_close = self._deferred_close, []
+        for fd in fds:
+            os.close(fd)
 
     def claim_orphans(self) -> list[Recovered]:
         """Segments of dead processes (their lock is free): lock them, read their rows."""

@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections import deque
 from typing import Any
 
 import orjson
+import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from llmusage import sqlfiles
@@ -53,6 +55,7 @@ class SpendWriter:
         self._stopping = False
         self.db_ok = True
         self.written = 0
+        self.rejected = 0
         self.last_error: str | None = None
 
     def submit(self, row: dict[str, Any], entities: list[tuple[str, str]]) -> asyncio.Future[None]:
@@ -108,6 +111,19 @@ class SpendWriter:
             batch = [self._queue.popleft() for _ in range(min(self.batch_max, len(self._queue)))]
             try:
                 await self._write(batch)
+            except (psycopg.DataError, psycopg.IntegrityError) as exc:
+                # A row PostgreSQL refuses must not block the others: write them one by one and set the
+                # refused ones aside in spool/rejected-<pid>.jsonl (fsynced) for an operator to look at.
+                log.error(
+                    "a batch of %d spend logs was refused (%s); writing row by row",
+                    len(batch),
+                    type(exc).__name__,
+                )
+                batch = await self._write_each(batch)
+                if batch:
+                    self._after_commit(batch)
+                    self.written += len(batch)
+                continue
             except Exception as exc:
                 self._queue.extendleft(reversed(batch))
                 self.db_ok = False
@@ -128,6 +144,39 @@ class SpendWriter:
         params = {"rows": rows.decode()}
         async with self.pool.connection(timeout=5.0) as conn, conn.transaction():
             await conn.execute(sqlfiles.load("queries/proxy_write_logs.sql"), params)
+
+    async def _write_each(self, batch: list[_Item]) -> list[_Item]:
+        """Write rows singly; set aside those refused; requeue the rest on a connection failure."""
+        done: list[_Item] = []
+        for i, item in enumerate(batch):
+            try:
+                await self._write([item])
+            except (psycopg.DataError, psycopg.IntegrityError) as exc:
+                self._reject(item, type(exc).__name__)
+                done.append(_Item(item.line, 0.0, item.segment, []))
+                self.rejected += 1
+                self._unsettle(item)
+            except Exception:
+                self._queue.extendleft(reversed(batch[i:]))
+                break
+            else:
+                done.append(item)
+        return done
+
+    def _unsettle(self, item: _Item) -> None:
+        """A rejected row never reaches the database: take its cost back out of the ledger."""
+        for entity in item.entities:
+            self.ledger.forget_uncommitted(entity, item.spend)
+
+    def _reject(self, item: _Item, reason: str) -> None:
+        path = self.spool.directory / f"rejected-{os.getpid()}.jsonl"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.write(fd, item.line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        log.error("spend log refused by PostgreSQL (%s), kept in %s", reason, path.name)
 
     def _after_commit(self, batch: list[_Item]) -> None:
         amounts: dict[tuple[str, str], float] = {}
