@@ -21,7 +21,6 @@ from typing import Any
 
 import aiohttp
 import orjson
-from aiohttp import web
 from psycopg_pool import AsyncConnectionPool
 
 from llmusage import sqlfiles
@@ -29,6 +28,7 @@ from llmusage.proxy import errors, policy, upstream
 from llmusage.proxy.auth import KeyCache, Principal, hash_key
 from llmusage.proxy.errors import ProxyError
 from llmusage.proxy.fastclient import FastClient, UpstreamConnectionError
+from llmusage.proxy.httpserver import App, Request, Response, StreamResponse
 from llmusage.proxy.options import ProxyOptions
 from llmusage.proxy.policy import Ledger
 from llmusage.proxy.pricing import (
@@ -81,15 +81,15 @@ class State:
             await asyncio.sleep(self.options.cache_ttl)
 
 
-STATE: web.AppKey[State] = web.AppKey("state", State)
+STATE = "llmusage.proxy.state"
 
 
 def _headers(rid: str, cost: str = "0") -> dict[str, str]:
     return {"x-request-id": rid, "x-llmusage-cost": cost}
 
 
-def error_response(exc: ProxyError, rid: str) -> web.Response:
-    return web.Response(
+def error_response(exc: ProxyError, rid: str) -> Response:
+    return Response(
         body=exc.body(), status=exc.status, content_type=JSON, headers={**_headers(rid), **exc.headers}
     )
 
@@ -102,7 +102,7 @@ def new_request_id() -> str:
     return f"{_ID_PREFIX}{next(_ID_COUNTER)}"
 
 
-async def authenticate(state: State, request: web.Request) -> Principal:
+async def authenticate(state: State, request: Request) -> Principal:
     auth = request.headers.get("Authorization", "")
     raw = auth[7:].strip() if auth[:7].lower() == "bearer " else request.headers.get("x-api-key", "").strip()
     if not raw:
@@ -152,7 +152,7 @@ class Call:
     stream: bool
 
 
-async def handle_openai(request: web.Request, kind: str) -> web.StreamResponse:
+async def handle_openai(request: Request, kind: str) -> StreamResponse:
     state = request.app[STATE]
     rid = new_request_id()
     started = time.perf_counter()
@@ -230,7 +230,7 @@ def _error_detail(data: bytes) -> str:
     return data[:200].decode("utf-8", "replace")
 
 
-async def forward(state: State, call: Call) -> web.StreamResponse:
+async def forward(state: State, call: Call) -> StreamResponse:
     assert state.session is not None
     route = call.route
     assert state.fast is not None
@@ -258,14 +258,14 @@ async def forward(state: State, call: Call) -> web.StreamResponse:
         return await _fail(state, call, _upstream_failure(200, "invalid JSON from upstream"), status)
     cost = route.cost(prompt, completion)
     await _record(state, call, prompt, completion, cost, "success", 200, None, False)
-    return web.Response(body=data, status=200, content_type=JSON, headers=_headers(call.rid, _fmt(cost)))
+    return Response(body=data, status=200, content_type=JSON, headers=_headers(call.rid, _fmt(cost)))
 
 
 def _fmt(cost: float) -> str:
     return repr(float(cost))
 
 
-async def _fail(state: State, call: Call, exc: ProxyError, upstream_status: int | None) -> web.Response:
+async def _fail(state: State, call: Call, exc: ProxyError, upstream_status: int | None) -> Response:
     await _record(state, call, 0, 0, 0.0, "failure", exc.status, exc.message, False, upstream_status)
     return error_response(exc, call.rid)
 
@@ -336,7 +336,7 @@ async def _record(state: State, call: Call, prompt: int, completion: int, cost: 
         ) from None
 
 
-async def forward_stream(state: State, request: web.Request, call: Call) -> web.StreamResponse:
+async def forward_stream(state: State, request: Request, call: Call) -> StreamResponse:
     assert state.session is not None
     route = call.route
     opts = state.options
@@ -365,7 +365,7 @@ async def forward_stream(state: State, request: web.Request, call: Call) -> web.
         if status != 200:
             data = await upstream_resp.read()
             return await _fail(state, call, _upstream_failure(status, _error_detail(data)), status)
-        resp = web.StreamResponse(
+        resp = StreamResponse(
             status=200, headers={**_headers(call.rid, "pending"), "Cache-Control": "no-cache"}
         )
         resp.content_type = "text/event-stream"
@@ -440,7 +440,7 @@ async def forward_stream(state: State, request: web.Request, call: Call) -> web.
         await ctx.__aexit__(None, None, None)
 
 
-async def list_models(request: web.Request) -> web.Response:
+async def list_models(request: Request) -> Response:
     state = request.app[STATE]
     rid = new_request_id()
     try:
@@ -453,16 +453,16 @@ async def list_models(request: web.Request) -> web.Response:
         for name, route in sorted(state.models.items())
         if policy.model_allowed(principal, name)
     ]
-    return web.Response(
+    return Response(
         body=orjson.dumps({"object": "list", "data": data}), content_type=JSON, headers=_headers(rid)
     )
 
 
-async def health(request: web.Request) -> web.Response:
-    return web.Response(body=b'{"status":"ok"}', content_type=JSON, headers=_headers(new_request_id()))
+async def health(request: Request) -> Response:
+    return Response(body=b'{"status":"ok"}', content_type=JSON, headers=_headers(new_request_id()))
 
 
-async def ready(request: web.Request) -> web.Response:
+async def ready(request: Request) -> Response:
     state = request.app[STATE]
     db_ok = True
     db_error = None
@@ -484,13 +484,13 @@ async def ready(request: web.Request) -> web.Response:
         "models": len(state.models),
         "written": state.writer.written,
     }
-    return web.Response(
+    return Response(
         body=orjson.dumps(body), status=200 if body["status"] == "ready" else 503, content_type=JSON,
         headers=_headers(new_request_id()),
     )  # fmt: skip
 
 
-async def not_found(request: web.Request) -> web.Response:
+async def not_found(request: Request) -> Response:
     exc = errors.not_found(f"no route {request.method} {request.path}", "route_not_found")
     return error_response(exc, new_request_id())
 
@@ -515,33 +515,33 @@ def build_state(options: ProxyOptions) -> State:
     return State(options=options, pool=pool, ledger=ledger, keys=keys, spool=spool, writer=writer)
 
 
-def build_app(options: ProxyOptions) -> web.Application:
+def build_app(options: ProxyOptions) -> App:
     from llmusage.proxy import management
 
-    app = web.Application(client_max_size=32 * 1024 * 1024)
+    app = App(max_body=32 * 1024 * 1024)
     state = build_state(options)
     app[STATE] = state
 
-    async def chat(request: web.Request) -> web.StreamResponse:
+    async def chat(request: Request) -> StreamResponse:
         return await handle_openai(request, "chat")
 
-    async def completions(request: web.Request) -> web.StreamResponse:
+    async def completions(request: Request) -> StreamResponse:
         return await handle_openai(request, "completions")
 
-    async def embeddings(request: web.Request) -> web.StreamResponse:
+    async def embeddings(request: Request) -> StreamResponse:
         return await handle_openai(request, "embeddings")
 
     for prefix in ("/v1", ""):
-        app.router.add_post(f"{prefix}/chat/completions", chat)
-        app.router.add_post(f"{prefix}/completions", completions)
-        app.router.add_post(f"{prefix}/embeddings", embeddings)
-        app.router.add_get(f"{prefix}/models", list_models)
-    app.router.add_get("/health", health)
-    app.router.add_get("/health/ready", ready)
+        app.add_post(f"{prefix}/chat/completions", chat)
+        app.add_post(f"{prefix}/completions", completions)
+        app.add_post(f"{prefix}/embeddings", embeddings)
+        app.add_get(f"{prefix}/models", list_models)
+    app.add_get("/health", health)
+    app.add_get("/health/ready", ready)
     management.add_routes(app)
-    app.router.add_route("*", "/{tail:.*}", not_found)
+    app.fallback = not_found
 
-    async def startup(app: web.Application) -> None:
+    async def startup(app: App) -> None:
         state.spool.open()
         await state.pool.open(wait=False)
         state.session = upstream.make_session(options.connect_timeout)
@@ -553,7 +553,7 @@ def build_app(options: ProxyOptions) -> web.Application:
         state.tasks.append(asyncio.get_running_loop().create_task(state.refresh_models_forever()))
         state.writer.start()
 
-    async def cleanup(app: web.Application) -> None:
+    async def cleanup(app: App) -> None:
         for task in state.tasks:
             task.cancel()
         await state.writer.stop()

@@ -19,7 +19,6 @@ from typing import Any
 
 import orjson
 import psycopg
-from aiohttp import web
 from psycopg.types.json import Jsonb
 
 from llmusage import sqlfiles
@@ -27,6 +26,7 @@ from llmusage.proxy import errors
 from llmusage.proxy.app import STATE, error_response, new_request_id
 from llmusage.proxy.auth import hash_key
 from llmusage.proxy.errors import ProxyError
+from llmusage.proxy.httpserver import App, Request, Response, StreamResponse
 
 ROLES = {
     "admin": "admin",
@@ -41,7 +41,7 @@ DURATION = re.compile(r"^(\d+)\s*(s|m|h|d|w|mo)$")
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "mo": 2592000}
 
 
-def _check_master(request: web.Request) -> None:
+def _check_master(request: Request) -> None:
     master = request.app[STATE].options.master_key
     auth = request.headers.get("Authorization", "")
     given = auth[7:].strip() if auth[:7].lower() == "bearer " else request.headers.get("x-api-key", "")
@@ -54,7 +54,7 @@ def _check_master(request: web.Request) -> None:
         raise errors.unauthorized("management routes need the master key")
 
 
-async def _body(request: web.Request) -> dict[str, Any]:
+async def _body(request: Request) -> dict[str, Any]:
     raw = await request.read()
     if not raw.strip():
         return {}
@@ -118,15 +118,15 @@ def _json(value: Any) -> Any:
     raise TypeError
 
 
-def _ok(payload: dict[str, Any]) -> web.Response:
-    return web.Response(
+def _ok(payload: dict[str, Any]) -> Response:
+    return Response(
         body=orjson.dumps(payload, default=_json),
         content_type="application/json",
         headers={"x-request-id": new_request_id(), "x-llmusage-cost": "0"},
     )
 
 
-async def _run(request: web.Request, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+async def _run(request: Request, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
     state = request.app[STATE]
     try:
         async with state.pool.connection(timeout=5.0) as conn:
@@ -155,7 +155,7 @@ def _key_info(row: dict[str, Any]) -> dict[str, Any]:
     return info
 
 
-async def _generate(request: web.Request, body: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+async def _generate(request: Request, body: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
     custom = _opt_str(body, "key")
     if custom is not None and not custom.startswith("sk-"):
         raise errors.bad_request("'key' must start with sk-")
@@ -180,13 +180,13 @@ async def _generate(request: web.Request, body: dict[str, Any], defaults: dict[s
     return out
 
 
-async def key_generate(request: web.Request) -> web.Response:
+async def key_generate(request: Request) -> Response:
     _check_master(request)
     body = await _body(request)
     return _ok(await _generate(request, body, {}))
 
 
-async def key_info(request: web.Request) -> web.Response:
+async def key_info(request: Request) -> Response:
     _check_master(request)
     key = request.query.get("key")
     if not key:
@@ -198,7 +198,7 @@ async def key_info(request: web.Request) -> web.Response:
     return _ok({"key": token, "info": _key_info(rows[0])})
 
 
-async def _set_blocked(request: web.Request, blocked: bool) -> web.Response:
+async def _set_blocked(request: Request, blocked: bool) -> Response:
     _check_master(request)
     body = await _body(request)
     key = _opt_str(body, "key")
@@ -212,15 +212,15 @@ async def _set_blocked(request: web.Request, blocked: bool) -> web.Response:
     return _ok(rows[0])
 
 
-async def key_block(request: web.Request) -> web.Response:
+async def key_block(request: Request) -> Response:
     return await _set_blocked(request, True)
 
 
-async def key_unblock(request: web.Request) -> web.Response:
+async def key_unblock(request: Request) -> Response:
     return await _set_blocked(request, False)
 
 
-async def team_new(request: web.Request) -> web.Response:
+async def team_new(request: Request) -> Response:
     _check_master(request)
     body = await _body(request)
     members = _opt_list(body, "members")
@@ -246,7 +246,7 @@ async def team_new(request: web.Request) -> web.Response:
     return _ok(rows[0])
 
 
-async def user_new(request: web.Request) -> web.Response:
+async def user_new(request: Request) -> Response:
     _check_master(request)
     body = await _body(request)
     role = _opt_str(body, "user_role") or "user"
@@ -279,7 +279,7 @@ async def user_new(request: web.Request) -> web.Response:
     return _ok(out)
 
 
-async def model_new(request: web.Request) -> web.Response:
+async def model_new(request: Request) -> Response:
     _check_master(request)
     body = await _body(request)
     name = _opt_str(body, "model_name")
@@ -313,7 +313,7 @@ async def model_new(request: web.Request) -> web.Response:
 
 
 def _wrap(handler: Any) -> Any:
-    async def wrapped(request: web.Request) -> web.StreamResponse:
+    async def wrapped(request: Request) -> StreamResponse:
         try:
             return await handler(request)
         except ProxyError as exc:
@@ -322,11 +322,11 @@ def _wrap(handler: Any) -> Any:
     return wrapped
 
 
-def add_routes(app: web.Application) -> None:
-    app.router.add_post("/key/generate", _wrap(key_generate))
-    app.router.add_get("/key/info", _wrap(key_info))
-    app.router.add_post("/key/block", _wrap(key_block))
-    app.router.add_post("/key/unblock", _wrap(key_unblock))
-    app.router.add_post("/team/new", _wrap(team_new))
-    app.router.add_post("/user/new", _wrap(user_new))
-    app.router.add_post("/model/new", _wrap(model_new))
+def add_routes(app: App) -> None:
+    app.add_post("/key/generate", _wrap(key_generate))
+    app.add_get("/key/info", _wrap(key_info))
+    app.add_post("/key/block", _wrap(key_block))
+    app.add_post("/key/unblock", _wrap(key_unblock))
+    app.add_post("/team/new", _wrap(team_new))
+    app.add_post("/user/new", _wrap(user_new))
+    app.add_post("/model/new", _wrap(model_new))

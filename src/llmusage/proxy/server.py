@@ -12,9 +12,9 @@ from llmusage.proxy.options import ProxyOptions
 
 def serve_one(options: ProxyOptions, host: str, port: int, reuse_port: bool) -> None:
     import uvloop
-    from aiohttp import web
 
     from llmusage.proxy.app import build_app
+    from llmusage.proxy.httpserver import Server
 
     # The spool's fsync runs on a helper thread; with the default 5 ms GIL switch interval a busy event
     # loop makes that thread wait milliseconds to hand its result back (measured: c=8 added p50 about
@@ -23,17 +23,7 @@ def serve_one(options: ProxyOptions, host: str, port: int, reuse_port: bool) -> 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr
     )
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    web.run_app(
-        build_app(options),
-        host=host,
-        port=port,
-        reuse_port=reuse_port or None,
-        access_log=None,
-        print=None,
-        loop=uvloop.new_event_loop(),
-        shutdown_timeout=5.0,
-    )
+    uvloop.run(Server(build_app(options)).run(host, port, reuse_port=reuse_port, shutdown_timeout=5.0))
 
 
 def serve(options: ProxyOptions, host: str, port: int, workers: int) -> None:
