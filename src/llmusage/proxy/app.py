@@ -1,4 +1,4 @@
-"""Routes and the request pipeline of the proxy (aiohttp server and client, orjson).
+"""Routes and the request pipeline of the proxy (`httpserver`, `fastclient`, aiohttp for streams, orjson).
 
 Per request: authenticate (hash, cache), refuse what must not pass, reserve an estimate, forward, price the
 usage, spool the spend log (fsynced) and only then complete the response. Every response carries
