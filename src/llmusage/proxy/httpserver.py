@@ -152,6 +152,7 @@ class _Protocol(asyncio.Protocol):
         self.closed = False
         self.can_write: asyncio.Event = asyncio.Event()
         self.can_write.set()
+        self.last_active = asyncio.get_running_loop().time()
 
     # -- transport callbacks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -170,6 +171,7 @@ class _Protocol(asyncio.Protocol):
         self.can_write.set()
 
     def data_received(self, data: bytes) -> None:
+        self.last_active = asyncio.get_running_loop().time()
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -264,9 +266,21 @@ class _Protocol(asyncio.Protocol):
                     return
         finally:
             self.busy = False
+            self.last_active = asyncio.get_running_loop().time()
 
 
 class Server:
+    IDLE_TIMEOUT = 75.0  # seconds a connection may sit idle (or send a request slowly) before it is closed
+
+    async def _sweep_idle(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(5.0)
+            limit = loop.time() - self.IDLE_TIMEOUT
+            for conn in list(self.connections):
+                if not conn.busy and conn.last_active < limit and conn.transport is not None:
+                    conn.transport.close()
+
     def __init__(self, app: App) -> None:
         self.app = app
         self.connections: set[_Protocol] = set()
@@ -286,9 +300,11 @@ class Server:
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        sweeper = loop.create_task(self._sweep_idle())
         try:
             await stop.wait()
         finally:
+            sweeper.cancel()
             self.stopping = True
             server.close()
             deadline = loop.time() + shutdown_timeout
