@@ -162,7 +162,8 @@ def _seed(url: str, mock_url: str) -> None:
         )
 
 
-def run(concurrencies: tuple[int, ...], count: int, limit_s: float, workers: int, out: object = None) -> int:
+def run(concurrencies: tuple[int, ...], count: int, limit_s: float, workers: int, rounds: int = 3,
+        out: object = None) -> int:  # fmt: skip
     """Run the benchmark and print the table; 0 if every target is met, 1 otherwise."""
     import uvloop
 
@@ -191,14 +192,21 @@ def run(concurrencies: tuple[int, ...], count: int, limit_s: float, workers: int
         _wait_health(proxy_url, procs[-1])
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {KEY}"}
         results: dict[tuple[str, int], Phase] = {}
-        proxied = 0
         for c in concurrencies:
-            for target, base in (("direct", mock_url), ("proxy", proxy_url)):
-                phase = uvloop.run(_phase(base + "/v1/chat/completions", headers, c, count, limit_s))
-                phase.target = target
-                results[(target, c)] = phase
-                if target == "proxy":
-                    proxied += len(phase.latencies) + phase.failures
+            # Alternate direct and proxy in short rounds so that both see the same background load.
+            for _ in range(rounds):
+                for target, base in (("direct", mock_url), ("proxy", proxy_url)):
+                    phase = uvloop.run(
+                        _phase(base + "/v1/chat/completions", headers, c, count // rounds, limit_s / rounds)
+                    )
+                    phase.target = target
+                    merged = results.get((target, c))
+                    if merged is None:
+                        results[(target, c)] = phase
+                    else:
+                        merged.latencies += phase.latencies
+                        merged.seconds += phase.seconds
+                        merged.failures += phase.failures
         # Warm-up requests went through the proxy too: count them from the database, compare with the total sent.
         logged = _wait_logged(db_url, proxy_url)
         return _report(results, concurrencies, logged, write, workers)
