@@ -250,6 +250,7 @@ def _report(results: dict[tuple[str, int], Phase], concurrencies: tuple[int, ...
     out(
         f"proxy benchmark: {os.cpu_count()} CPUs, proxy workers={workers}, load generator in-process (aiohttp, uvloop)"
     )
+    out("direct and proxy alternate in rounds; non-streaming chat completions (8 tokens); loopback only")
     out("")
     head = (
         f"{'c':>4} {'target':<7} {'n':>6} {'fail':>4} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>8}"
