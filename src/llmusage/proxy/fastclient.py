@@ -22,9 +22,20 @@ class UpstreamConnectionError(ConnectionError):
 
 
 class _Conn(asyncio.Protocol):
-    __slots__ = ("body", "closed", "keep_alive", "parser", "received", "status", "transport", "waiter")
+    __slots__ = (
+        "body",
+        "closed",
+        "keep_alive",
+        "loop",
+        "parser",
+        "received",
+        "status",
+        "transport",
+        "waiter",
+    )
 
     def __init__(self) -> None:
+        self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.waiter: asyncio.Future[tuple[int, bytes]] | None = None
@@ -72,7 +83,7 @@ class _Conn(asyncio.Protocol):
         self.status = 0
         self.body = []
         self.received = False
-        self.waiter = asyncio.get_running_loop().create_future()
+        self.waiter = self.loop.create_future()
         return self.waiter
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -141,6 +142,7 @@ class _Protocol(asyncio.Protocol):
     def __init__(self, app: App, server: Server) -> None:
         self.app = app
         self.server = server
+        self.loop = asyncio.get_running_loop()  # cached: get_running_loop() costs a getpid() syscall
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpRequestParser(self)
         self.url = b""
@@ -152,7 +154,7 @@ class _Protocol(asyncio.Protocol):
         self.closed = False
         self.can_write: asyncio.Event = asyncio.Event()
         self.can_write.set()
-        self.last_active = asyncio.get_running_loop().time()
+        self.last_active = time.monotonic()
 
     # -- transport callbacks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -171,7 +173,7 @@ class _Protocol(asyncio.Protocol):
         self.can_write.set()
 
     def data_received(self, data: bytes) -> None:
-        self.last_active = asyncio.get_running_loop().time()
+        self.last_active = time.monotonic()
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -218,7 +220,7 @@ class _Protocol(asyncio.Protocol):
         self.pending.append((request, self.parser.should_keep_alive()))
         if not self.busy:
             self.busy = True
-            asyncio.get_running_loop().create_task(self._serve())
+            self.loop.create_task(self._serve())
 
     # -- handling
     async def send(self, data: bytes) -> None:
@@ -266,17 +268,16 @@ class _Protocol(asyncio.Protocol):
                     return
         finally:
             self.busy = False
-            self.last_active = asyncio.get_running_loop().time()
+            self.last_active = time.monotonic()
 
 
 class Server:
     IDLE_TIMEOUT = 75.0  # seconds a connection may sit idle (or send a request slowly) before it is closed
 
     async def _sweep_idle(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(5.0)
-            limit = loop.time() - self.IDLE_TIMEOUT
+            limit = time.monotonic() - self.IDLE_TIMEOUT
             for conn in list(self.connections):
                 if not conn.busy and conn.last_active < limit and conn.transport is not None:
                     conn.transport.close()

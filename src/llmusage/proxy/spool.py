@@ -69,6 +69,8 @@ class Spool:
         self._waiters: list[asyncio.Future[None]] = []
         self._syncing = False
         self._deferred_close: list[int] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sync_task: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool-fsync")
 
     def open(self) -> None:
@@ -109,11 +111,14 @@ class Spool:
         self.pending_rows += 1
         self.pending_bytes += len(line)
         self._dirty.add(seg.fd)
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
         self._waiters.append(fut)
         if not self._syncing:
             self._syncing = True
-            asyncio.get_running_loop().create_task(self._sync_loop())
+            self._sync_task = loop.create_task(self._sync_loop())
         return seg, fut
 
     async def _sync_loop(self) -> None:
