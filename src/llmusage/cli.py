@@ -249,10 +249,20 @@ def main(argv: list[str] | None = None) -> None:
 def _register_commands() -> None:
     """Commands that live in modules of their own."""
     from llmusage.cli_lake import extract_command, warehouse
+    from llmusage.cli_proxy import mock_upstream_command, proxy_command
     from llmusage.cli_reconcile import reconcile
     from llmusage.cli_reports import chargeback_command, report
 
-    for command in (extract_command, warehouse, reconcile, report, chargeback_command):
+    commands = (
+        extract_command,
+        warehouse,
+        reconcile,
+        report,
+        chargeback_command,
+        proxy_command,
+        mock_upstream_command,
+    )
+    for command in commands:
         cli.add_command(command)
 
 

@@ -1,0 +1,11 @@
+-- One key with its user, team and organization (the team's organization, else the user's), for the proxy.
+SELECT k.token, k.key_alias, k.user_id, k.team_id, k.models, k.max_budget, COALESCE(k.spend, 0),
+       k.expires, COALESCE(k.blocked, FALSE),
+       u.user_id IS NOT NULL, u.max_budget, COALESCE(u.spend, 0), COALESCE(u.user_metadata, '{}'::jsonb),
+       t.team_id IS NOT NULL, t.max_budget, COALESCE(t.spend, 0), t.models, COALESCE(t.blocked, FALSE),
+       o.organization_id, o.max_budget, COALESCE(o.spend, 0), o.models
+FROM "LiteLLM_VerificationToken" k
+LEFT JOIN "LiteLLM_UserTable" u ON u.user_id = k.user_id
+LEFT JOIN "LiteLLM_TeamTable" t ON t.team_id = k.team_id
+LEFT JOIN "LiteLLM_OrganizationTable" o ON o.organization_id = COALESCE(t.organization_id, u.organization_id)
+WHERE k.token = %(token)s

@@ -1,0 +1,49 @@
+"""Running the proxy: one process (uvloop), or W worker processes sharing the port via SO_REUSEPORT."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import signal
+import sys
+
+from llmusage.proxy.options import ProxyOptions
+
+
+def serve_one(options: ProxyOptions, host: str, port: int, reuse_port: bool) -> None:
+    import uvloop
+
+    from llmusage.proxy.app import build_app
+    from llmusage.proxy.httpserver import Server
+
+    # The spool's fsync runs on a helper thread; with the default 5 ms GIL switch interval a busy event
+    # loop makes that thread wait milliseconds to hand its result back (measured: c=8 added p50 about
+    # 3.4 ms at 5 ms vs 2.2 ms at 0.2 ms on this loaded 2-core box).
+    sys.setswitchinterval(0.0002)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr
+    )
+    uvloop.run(Server(build_app(options)).run(host, port, reuse_port=reuse_port, shutdown_timeout=5.0))
+
+
+def serve(options: ProxyOptions, host: str, port: int, workers: int) -> None:
+    """Serve until SIGINT/SIGTERM. With workers > 1 each worker has its own cache, ledger and spool segment."""
+    if workers <= 1:
+        serve_one(options, host, port, reuse_port=False)
+        return
+    ctx = multiprocessing.get_context("spawn")
+    procs = [
+        ctx.Process(target=serve_one, args=(options, host, port, True), daemon=False) for _ in range(workers)
+    ]
+    for p in procs:
+        p.start()
+
+    def stop(signum: int, _frame: object) -> None:
+        for p in procs:
+            if p.is_alive() and p.pid is not None:
+                p.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for p in procs:
+        p.join()
