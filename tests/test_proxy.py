@@ -54,7 +54,7 @@ def _setup(conn: psycopg.Connection, mock_url: str) -> None:
          ('team-limited', 'org-1', NULL, ARRAY['chat-cheap'], FALSE), ('team-broke', 'org-1', 0, NULL, FALSE),
          ('team-orgbroke', 'org-broke', NULL, NULL, FALSE), ('team-conc', NULL, NULL, NULL, FALSE)""")
     x("""INSERT INTO "LiteLLM_UserTable" (user_id, user_role, organization_id, max_budget, user_metadata) VALUES
-         ('alice', 'user', 'org-1', NULL, '{}'), ('flagged', 'user', 'org-1', NULL, '{"llmusage_blocked": true}'),
+         ('alice', 'user', 'org-1', NULL, '{}'), ('flagged', 'user', 'org-1', NULL, '{"llmusage_block": {"reason": "budget_exceeded"}}'),
          ('broke', 'user', 'org-1', 0, '{}')""")
     rows = [
         ("good", "alice", "team-a", None, None, "NULL", False),

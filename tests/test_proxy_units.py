@@ -20,7 +20,8 @@ def _principal(key_max: float | None = None, team_max: float | None = None, **kw
         "tok", "alias", "u1", "t1", kw.get("key_models", []), key_max, 0.0, None, False,
         True, None, 0.0, kw.get("user_meta", {}),
         True, team_max, 0.0, kw.get("team_models", []), kw.get("team_blocked", False),
-        "o1", None, 0.0, None,
+        "o1", None, 0.0, kw.get("org_meta", {}),
+        kw.get("key_meta", {}), None, None, {}, None, None,
     )  # fmt: skip
     return principal_from_row(row, 0.0)
 
@@ -79,11 +80,35 @@ def test_access_checks() -> None:
     with pytest.raises(errors.ProxyError, match="team"):
         check_principal(_principal(team_blocked=True))
     with pytest.raises(errors.ProxyError, match="user"):
-        check_principal(_principal(user_meta={"llmusage_blocked": True}))
-    check_principal(_principal(user_meta={"llmusage_blocked": "yes"}))  # only JSON true blocks
+        check_principal(_principal(user_meta={"llmusage_block": {"reason": "budget_exceeded"}}))
+    with pytest.raises(errors.ProxyError, match="organization"):
+        check_principal(_principal(org_meta={"llmusage_block": {"reason": "budget_exceeded"}}))
+    check_principal(_principal(user_meta={"llmusage_blocked": True}))  # only reconciliation's marker flags
     check_model(_principal(key_models=["a"], team_models=["a", "b"]), "a")
     with pytest.raises(errors.ProxyError):
         check_model(_principal(key_models=["a"], team_models=["b"]), "a")
+
+
+def test_budget_windows_replace_the_spend_column() -> None:
+    from datetime import datetime
+
+    from llmusage.proxy.auth import budget_windows
+
+    row = (
+        "tok", "alias", "u1", "t1", [], 5.0, 9.0, None, False,
+        True, None, 0.0, {},
+        True, None, 0.0, [], False,
+        "o1", None, 0.0, {},
+        {"budget_duration": "1mo"}, datetime(2026, 1, 3, 10, 30), None, {"budget_duration": "fortnight"}, None, None,
+    )  # fmt: skip
+    windows = budget_windows(row, datetime(2026, 5, 20, 12))
+    assert windows == {("key", "tok"): datetime(2026, 5, 1)}  # the team's malformed duration is ignored
+    principal = principal_from_row(row, 0.0, {("key", "tok"): 1.5})
+    assert principal.spends[("key", "tok")] == 1.5 and principal.budgets[("key", "tok")] == 5.0
+    check_principal(principal)
+    ledger = Ledger(2.0)
+    ledger.observe(principal, 0.0)
+    ledger.admit(principal, 0.1)  # 1.5 spent in the window, under the 5.0 budget (9.0 lifetime)
 
 
 def test_route_resolves_the_provider_key_at_call_time(monkeypatch: pytest.MonkeyPatch) -> None:

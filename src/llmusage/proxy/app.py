@@ -25,7 +25,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from llmusage import sqlfiles
 from llmusage.proxy import errors, policy, upstream
-from llmusage.proxy.auth import KeyCache, Principal, hash_key
+from llmusage.proxy.auth import KeyCache, Principal, budget_windows, hash_key
 from llmusage.proxy.errors import ProxyError
 from llmusage.proxy.fastclient import FastClient, UpstreamConnectionError
 from llmusage.proxy.httpserver import App, Request, Response, StreamResponse
@@ -506,7 +506,17 @@ def build_state(options: ProxyOptions) -> State:
         try:
             async with pool.connection(timeout=1.0) as conn:
                 cur = await conn.execute(sqlfiles.load("queries/proxy_principal.sql"), {"token": token})
-                return await cur.fetchone()
+                row = await cur.fetchone()
+                if row is None:
+                    return None
+                windows = budget_windows(row, datetime.now(UTC))
+                spends: dict[tuple[str, str], float] = {}
+                for (kind, entity), since in windows.items():
+                    query = sqlfiles.load(f"queries/proxy_window_spend_{kind}.sql")
+                    cur = await conn.execute(query, {"id": entity, "since": since})  # type: ignore[arg-type]
+                    found = await cur.fetchone()
+                    spends[(kind, entity)] = float(found[0]) if found else 0.0
+                return (row, spends)
         except Exception as exc:
             raise DatabaseUnavailable(type(exc).__name__) from exc
 

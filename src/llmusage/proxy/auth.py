@@ -15,8 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-# The field of LiteLLM_UserTable.user_metadata that blocks a user (reconciliation sets it): a JSON `true`.
-USER_BLOCKED_FIELD = "llmusage_blocked"
+from llmusage.errors import LlmusageError
+
+# The marker reconciliation sets in the metadata of an entity over budget (user_metadata for users); keys
+# and teams are also `blocked`, users and organizations are refused on the marker alone.
+FLAG = "llmusage_block"
 
 
 def hash_key(raw: str) -> str:
@@ -39,6 +42,7 @@ class Principal:
     key_blocked: bool
     team_blocked: bool
     user_blocked: bool
+    org_blocked: bool
     budgets: dict[tuple[str, str], float]  # (kind, id) -> max_budget, only the limited ones
     spends: dict[tuple[str, str], float]  # (kind, id) -> spend as read from the database
     fetched_at: float
@@ -55,11 +59,36 @@ class Principal:
         return out
 
 
-def principal_from_row(row: tuple[Any, ...], fetched_at: float) -> Principal:
+def budget_windows(row: tuple[Any, ...], now: datetime) -> dict[tuple[str, str], datetime]:
+    """(kind, id) -> start of the current budget window, for the entities whose metadata sets one."""
+    from llmusage.budget_window import entity_window
+
+    (token, _, user_id, team_id, *_, user_meta, team_exists, _tm, _ts, _tmod, _tb,
+     org_id, _om, _os, org_meta, key_meta, key_created, user_created, team_meta, team_created, org_created) = row  # fmt: skip
+    candidates = [("key", token, key_meta, key_created), ("user", user_id, user_meta, user_created)]
+    if team_exists:
+        candidates.append(("team", team_id, team_meta, team_created))
+    candidates.append(("org", org_id, org_meta, org_created))
+    found: dict[tuple[str, str], datetime] = {}
+    for kind, entity, metadata, created in candidates:
+        try:
+            window = entity_window(metadata, created, now) if entity is not None else None
+        except LlmusageError:  # a malformed budget_duration: the budget is lifetime (reconcile reports it)
+            window = None
+        if window:
+            found[(kind, entity)] = window[1]
+    return found
+
+
+def principal_from_row(
+    row: tuple[Any, ...], fetched_at: float, window_spends: dict[tuple[str, str], float] | None = None
+) -> Principal:
+    """A Principal from a proxy_principal.sql row; `window_spends` replaces the spend column of entities
+    whose budget applies to a window (llmusage.budget_window) by their spend in that window."""
     (token, alias, user_id, team_id, key_models, key_max, key_spend, expires, key_blocked,
      user_exists, user_max, user_spend, user_meta,
      team_exists, team_max, team_spend, team_models, team_blocked,
-     org_id, org_max, org_spend, _org_models) = row  # fmt: skip
+     org_id, org_max, org_spend, org_meta, *_windows_columns) = row  # fmt: skip
     budgets: dict[tuple[str, str], float] = {}
     spends: dict[tuple[str, str], float] = {("key", token): float(key_spend)}
     if key_max is not None:
@@ -76,6 +105,9 @@ def principal_from_row(row: tuple[Any, ...], fetched_at: float) -> Principal:
         spends[("org", org_id)] = float(org_spend)
         if org_max is not None:
             budgets[("org", org_id)] = float(org_max)
+    for entity, amount in (window_spends or {}).items():
+        if entity in spends:
+            spends[entity] = float(amount)
     return Principal(
         token=token,
         key_alias=alias,
@@ -87,13 +119,15 @@ def principal_from_row(row: tuple[Any, ...], fetched_at: float) -> Principal:
         expires=expires,
         key_blocked=bool(key_blocked),
         team_blocked=bool(team_blocked) if team_exists else False,
-        user_blocked=isinstance(user_meta, dict) and user_meta.get(USER_BLOCKED_FIELD) is True,
+        user_blocked=bool(user_exists) and isinstance(user_meta, dict) and FLAG in user_meta,
+        org_blocked=org_id is not None and isinstance(org_meta, dict) and FLAG in org_meta,
         budgets=budgets,
         spends=spends,
         fetched_at=fetched_at,
     )
 
 
+# A fetch returns (row,) or (row, window spends), or None for an unknown key.
 Fetcher = Callable[[str], Awaitable[tuple[Any, ...] | None]]
 
 
@@ -119,8 +153,10 @@ class KeyCache:
         self._inflight[token] = fut
         try:
             started = time.monotonic()
-            row = await self._fetch(token)
-            principal = principal_from_row(row, started) if row is not None else None
+            fetched = await self._fetch(token)
+            principal = (
+                principal_from_row(*fetched[:1], started, *fetched[1:]) if fetched is not None else None
+            )
             if principal is not None:
                 self._on_fetch(principal, started)
             self._entries[token] = (started, principal)

@@ -108,7 +108,7 @@ class Ledger:
 
 
 def check_principal(principal: Principal) -> None:
-    """403 for an expired or blocked key, a blocked team or a blocked user."""
+    """403 for an expired or blocked key, a blocked team, user or organization."""
     if principal.key_blocked:
         raise errors.forbidden("this key is blocked", "key_blocked")
     if principal.expires is not None:
@@ -120,6 +120,8 @@ def check_principal(principal: Principal) -> None:
         raise errors.forbidden("this key's team is blocked", "team_blocked")
     if principal.user_blocked:
         raise errors.forbidden("this key's user is blocked", "user_blocked")
+    if principal.org_blocked:
+        raise errors.forbidden("this key's organization is blocked", "organization_blocked")
 
 
 def check_model(principal: Principal, model_name: str) -> None:
