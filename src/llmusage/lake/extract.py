@@ -179,7 +179,7 @@ def _plan(
         found = _fingerprints(conn, since, until)
         wanted = [first + timedelta(days=i) for i in range((last - first).days + 1)]
         known = {d for d in wanted if state.get(d) is not None or partition_dir_exists(state, d)}
-        days = {d: found[d][0] for d in wanted if d in found or d in known}
+        days = {d: found[d][0] if d in found else 0 for d in wanted if d in found or d in known}
         return days, len(wanted), None
     mark = state.watermark_datetime()
     if mark is None and not state.partitions:  # first run: every day, no per-day scan needed
