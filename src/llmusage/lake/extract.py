@@ -25,9 +25,11 @@ The days are split into contiguous groups of about equal size (at most 31 days e
 `workers` (2) connections in parallel threads (ADBC and Arrow release the GIL), so one group's server
 COPY overlaps another's Parquet encoding. The bound is CPU: client (ADBC 1.5 s, tags 0.45 s, day
 routing up to 0.7 s when rows are not in time order, Parquet 0.7 s) plus server (about 2 s) is about
-6 CPU-seconds per 2M rows on 2 cores, so a full extract takes about 1.6-1.8x the psql ceiling here
-(3.1-3.4 s), against peers that stop at Arrow in memory. A no-change run is about 0.5 s (process start,
-one per-day query over the lag window, the dimension snapshot), and one new day costs that day.
+6 CPU-seconds per 2M rows on 2 cores, against peers that stop at Arrow in memory. `bench/extract`
+measured (best of 3, seeded order): 2M rows 4.0 s (1.8x psql, 1.3x the fastest peer), 10M rows
+16.0-21.6 s (1.6-2.3x psql, 1.2-1.3x the fastest peer) with peak RSS 294-320 MB at both sizes; a
+no-change run 0.3-0.4 s and one new day (430k rows of 10M) 2.7 s. Those runs shared the 2 cores with
+other benchmarks, so absolute times vary; the ratios are from one run each.
 
 Bounded memory. Each reader routes its batches to per-day writers; a day's buffer becomes a row group
 at `row_group_rows` rows, and when a reader's buffers together pass `buffer_bytes` the largest is
