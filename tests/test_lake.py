@@ -218,6 +218,20 @@ def test_a_new_day_costs_that_day_only(seeded: str, lake: Path, extra_rows: list
     assert not partition_dir(lake, date(2026, 1, 10)).exists()
 
 
+def test_explicit_day_without_rows_drops_its_partition(
+    seeded: str, lake: Path, extra_rows: list[str]
+) -> None:
+    insert(seeded, extra_rows, "lonely", datetime(2026, 1, 12, 9))
+    extract(seeded, lake, ExtractOptions(days=(date(2026, 1, 12), date(2026, 1, 12))))
+    assert read_partition(lake, date(2026, 1, 12)).num_rows == 1
+    with psycopg.connect(seeded) as conn:
+        conn.execute("DELETE FROM \"LiteLLM_SpendLogs\" WHERE request_id = 'lonely'")
+    report = extract(seeded, lake, ExtractOptions(days=(date(2026, 1, 11), date(2026, 1, 12))))
+    assert [(p.day, p.rows, p.path) for p in report.partitions] == [(date(2026, 1, 12), 0, None)]
+    assert not partition_dir(lake, date(2026, 1, 12)).exists()
+    assert LakeState.load(lake).get(date(2026, 1, 12)) is None
+
+
 def test_dimension_snapshots(seeded: str, lake: Path) -> None:
     counts = snapshot_dims(seeded, lake)
     tables = {

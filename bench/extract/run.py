@@ -163,7 +163,7 @@ def main() -> None:
         new_day = timed("  one new day", [str(LLMUSAGE), "extract"], env)
     finally:
         sh(*base, "-c", load_sql("new_day_delete.sql"))
-        sh(str(LLMUSAGE), "extract", "--date", "2026-11-20", env=env)  # drop the partition again
+        sh(str(LLMUSAGE), "extract", "--date", "2026-11-21", env=env)  # drop the new partition again
 
     peers = [r for r in results[1:4] if r["seconds"]]
     fastest = min(peers, key=lambda r: r["seconds"]) if peers else None

@@ -1,19 +1,35 @@
 """Spend logs from PostgreSQL into `lake/spend_logs/date=YYYY-MM-DD/part-0.parquet`, one UTC day each.
 
-How rows travel. Measured on this machine (2 cores, embedded PostgreSQL 16, 2M seeded logs, the eleven
-lake columns without payload): `psql \\copy (...) TO /dev/null (FORMAT binary)` 1.90 s (the ceiling;
-text 2.35 s, csv 2.69 s), ADBC to Arrow 1.75 s, ConnectorX to Arrow 3.9 s. Half of the server's time is
-spent printing `jsonb` as text, so any path that is not binary COPY pays more on the server. Parsing
-binary COPY row by row in Python (psycopg `rows()`) is several times slower than the server; ADBC's
-PostgreSQL driver parses the same binary COPY stream in C++ into Arrow record batches, so the reader is
-`adbc-driver-postgresql` streaming batches. It uses COPY only for queries without bind parameters
-(with parameters 2M rows took 4.9 s instead of 1.8 s), so the day bounds are bound into two session
-settings first (`sql/lake/set_range.sql`) and the COPY query reads them back. Deriving `tags` in SQL
-doubled the server's time (4.1 s), so it is done on the client from the JSON text (`tags.py`).
-Parquet writing (zstd, dictionaries only on the low-cardinality columns, statistics on the columns
-people filter on) costs about 0.65 s per 2M rows. The days to extract are split into contiguous groups
-of about equal rows (at most 31 days each) and read by `workers` parallel connections, so the
-server's COPY work and the client's Parquet work overlap on different cores.
+How rows travel (measured on this machine: 2 cores shared with other work, embedded PostgreSQL 16,
+2M seeded logs, the twelve lake columns without payload; best runs, quiet machine):
+
+| path                                                    | wall   | client CPU |
+| ------------------------------------------------------- | ------ | ---------- |
+| psql `\\copy (...) TO /dev/null (FORMAT binary)`        | 1.90 s | 0.2 s      |
+| same, FORMAT text / csv (server side only)              | 2.35 / 2.69 s |     |
+| ADBC (`adbc-driver-postgresql`) to Arrow                | 1.75 s | 1.5 s      |
+| ADBC with bound parameters (no COPY, row protocol)      | 4.9 s  |            |
+| ConnectorX to Arrow                                     | 3.9 s  |            |
+| the same COPY + `tags` derived in SQL                   | 4.1 s  |            |
+
+Half of the server's time is printing `jsonb` as text, so anything but binary COPY costs more on the
+server, and parsing binary COPY row by row in Python (psycopg `rows()`) is several times slower than
+the server produces it. ADBC's PostgreSQL driver parses binary COPY in C++ into Arrow record batches,
+so the reader is ADBC streaming batches (`reader.py`). It streams COPY only for queries without bind
+parameters, so the day bounds are timestamps quoted client-side by psycopg (`sql.Literal`), which also
+lets the planner choose a sequential scan when a day's rows are spread over the whole table (bounds
+hidden in `current_setting()` made it pick index scans: 3.5 s instead of 1.8 s). `tags` is derived on
+the client (`tags.py`, 0.45 s CPU per 2M rows). Parquet encoding (zstd, dictionaries on the five
+low-cardinality columns, statistics only where people filter) costs about 0.7 s CPU per 2M rows.
+The days are split into contiguous groups of about equal size (at most 31 days each), read by
+`workers` (2) connections in parallel threads (ADBC and Arrow release the GIL), so one group's server
+COPY overlaps another's Parquet encoding. The bound is CPU: client (ADBC 1.5 s, tags 0.45 s, day
+routing up to 0.7 s when rows are not in time order, Parquet 0.7 s) plus server (about 2 s) is about
+6 CPU-seconds per 2M rows on 2 cores, against peers that stop at Arrow in memory. `bench/extract`
+measured (best of 3, seeded order): 2M rows 4.0 s (1.8x psql, 1.3x the fastest peer), 10M rows
+16.0-21.6 s (1.6-2.3x psql, 1.2-1.3x the fastest peer) with peak RSS 294-320 MB at both sizes; a
+no-change run 0.3-0.4 s and one new day (430k rows of 10M) 2.7 s. Those runs shared the 2 cores with
+other benchmarks, so absolute times vary; the ratios are from one run each.
 
 Bounded memory. Each reader routes its batches to per-day writers; a day's buffer becomes a row group
 at `row_group_rows` rows, and when a reader's buffers together pass `buffer_bytes` the largest is
@@ -27,11 +43,14 @@ query (one snapshot), and `request_id` is the table's primary key, so a partitio
 twice and a re-run gives the same rows; nothing is ever appended.
 
 What changed (a no-argument run). The state (`state.py`) keeps each partition's rows, spend sum and
-max `created_at`. A run asks PostgreSQL for the same three numbers per day, only for the days from
+max `created_at`. A run asks PostgreSQL for rows and max `created_at` per day (an index-only scan of
+`idx_spendlogs_created_at`; a spend sum would read the heap, 3x slower), only for the days from
 `watermark - lag` on (the watermark is the latest `created_at` the previous run saw; lag defaults to 2 h,
 the time a row may take to commit after its `created_at`): one range query on `idx_spendlogs_created_at`
 that costs the rows of those days, not the table. A day whose numbers differ (or that the lake lacks) is
-re-extracted; a day that lost all its rows loses its partition. The first run checks every day. Rows
+re-extracted; a day that lost all its rows loses its partition. A log's spend is written once with the
+log (the proxy writes a request exactly once), so an in-place UPDATE of an old log's spend is not looked
+for: re-extract that day explicitly. The first run asks only min/max(created_at) and takes every day. Rows
 committed later than the lag behind the newest row are not seen by a no-argument run: `--date` or
 `--from/--to` re-extracts any range explicitly.
 """
@@ -147,9 +166,9 @@ def _columns(conn: psycopg.Connection, with_payload: bool) -> list[str]:
 
 def _fingerprints(
     conn: psycopg.Connection, since: datetime, until: datetime
-) -> dict[date, tuple[int, float, datetime]]:
+) -> dict[date, tuple[int, datetime]]:
     rows = conn.execute(load("lake/spend_logs_day_fingerprints.sql"), {"since": since, "until": until})
-    return {day: (n, spend or 0.0, latest) for day, n, spend, latest in rows}
+    return {day: (n, latest) for day, n, latest in rows}
 
 
 def _plan(
@@ -162,7 +181,7 @@ def _plan(
         found = _fingerprints(conn, since, until)
         wanted = [first + timedelta(days=i) for i in range((last - first).days + 1)]
         known = {d for d in wanted if state.get(d) is not None or partition_dir_exists(state, d)}
-        days = {d: found[d][0] for d in wanted if d in found or d in known}
+        days = {d: found[d][0] if d in found else 0 for d in wanted if d in found or d in known}
         return days, len(wanted), None
     mark = state.watermark_datetime()
     if mark is None and not state.partitions:  # first run: every day, no per-day scan needed
@@ -174,15 +193,15 @@ def _plan(
     since = datetime(1, 1, 1) if mark is None else _midnight((mark - options.lag).date())
     found = _fingerprints(conn, since, datetime(9999, 12, 31))
     days: dict[date, int] = {}
-    for day, (n, spend, latest) in found.items():
+    for day, (n, latest) in found.items():
         record = state.get(day)
-        if record is None or not record.matches(n, spend, latest):
+        if record is None or not record.matches(n, latest):
             days[day] = n
     for key in state.partitions:  # days in the checked range that lost every row
         day = date.fromisoformat(key)
         if _midnight(day) >= since and day not in found:
             days[day] = 0
-    latest = max((f[2] for f in found.values()), default=None)
+    latest = max((f[1] for f in found.values()), default=None)
     return days, len(found), latest
 
 

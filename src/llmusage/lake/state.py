@@ -9,14 +9,11 @@ after every partition published, so it never lags the files by more than the par
 from __future__ import annotations
 
 import json
-import math
 import os
 import threading
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-
-SPEND_REL_TOL = 1e-9
 
 
 @dataclass(frozen=True)
@@ -26,13 +23,12 @@ class PartitionRecord:
     max_created_at: str | None  # ISO, naive UTC
     extracted_at: str  # ISO, UTC
 
-    def matches(self, rows: int, spend: float | None, max_created_at: datetime | None) -> bool:
-        """True when Postgres's fingerprint of the day equals what the partition holds."""
-        if rows != self.rows:
-            return False
-        if (max_created_at.isoformat() if max_created_at else None) != self.max_created_at:
-            return False
-        return math.isclose(spend or 0.0, self.spend, rel_tol=SPEND_REL_TOL, abs_tol=1e-12)
+    def matches(self, rows: int, max_created_at: datetime | None) -> bool:
+        """True when Postgres's fingerprint of the day (rows, latest created_at) equals the partition's."""
+        return (
+            rows == self.rows
+            and (max_created_at.isoformat() if max_created_at else None) == self.max_created_at
+        )
 
 
 @dataclass
