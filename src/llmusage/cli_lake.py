@@ -88,25 +88,6 @@ def extract_command(
     click.echo(f"dims: {', '.join(f'{k} {v}' for k, v in dims.items())} -> {settings.lake_dir / 'dims'}")
 
 
-def demo_lake(settings: Settings) -> None:
-    """The demo's last step: extract everything into the lake, then build the warehouse."""
-    import time
-
-    from llmusage.lake.extract import reset_spend_logs
-    from llmusage.lake.warehouse import build
-
-    started = time.perf_counter()
-    reset_spend_logs(settings.lake_dir)  # the seed replaced every log: the old lake describes other data
-    report, _dims = run_extract(settings, None, False, 2.0)
-    partitions = [p for p in report.partitions if p.path is not None]  # type: ignore[attr-defined]
-    click.echo(
-        f"lake: {len(partitions)} day partitions, {report.rows:,} rows, ${report.spend:,.2f} "  # type: ignore[attr-defined]
-        f"in {time.perf_counter() - started:.1f}s -> {settings.lake_dir}"
-    )
-    built = build(settings.lake_dir, settings.warehouse_path)
-    click.echo(f"warehouse: {settings.warehouse_path} ({', '.join(o.name for o in built)})")
-
-
 @click.group("warehouse")
 def warehouse() -> None:
     """The DuckDB warehouse over the lake."""
