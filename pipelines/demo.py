@@ -7,7 +7,7 @@ import click
 import polars as pl
 
 from llmusage.config import Settings
-from pipelines.materialize import instance_at, materialize_range
+from pipelines.materialize import instance_at, materialize_month, materialize_range
 
 
 def run_demo_pipeline(settings: Settings, first: date, last: date) -> bool:
@@ -15,7 +15,8 @@ def run_demo_pipeline(settings: Settings, first: date, last: date) -> bool:
     from llmusage.reconcile.store import load
 
     reset_spend_logs(settings.lake_dir)  # the seed replaced every log: the old lake describes other data
-    result = materialize_range(first, last, instance_at(settings.home / "dagster"))
+    instance = instance_at(settings.home / "dagster")
+    result = materialize_range(first, last, instance)
     materialized = sorted({e.asset_key.to_user_string() for e in result.get_asset_materialization_events()})
     click.echo(f"dagster: run {result.run_id[:8]} {'succeeded' if result.success else 'FAILED'}, "
                f"{first}..{last}: {', '.join(materialized)}")  # fmt: skip
@@ -23,6 +24,15 @@ def run_demo_pipeline(settings: Settings, first: date, last: date) -> bool:
         verdict = "passed" if evaluation.passed else f"FAILED ({evaluation.severity.value})"
         click.echo(f"  check {evaluation.asset_key.to_user_string()}.{evaluation.check_name}: {verdict}")
     if not result.success:
+        return False
+    month = materialize_month(last, instance)
+    for event in month.get_asset_materialization_events():
+        meta = event.materialization.metadata
+        click.echo(
+            f"dagster: chargeback_statement[{event.materialization.partition}] {meta['status'].value}, "
+            f"{meta['lines'].value:,} lines, ${meta['total_usd'].value:,.2f} -> {meta['path'].value}"
+        )
+    if not month.success:
         return False
     reconciliation = load(settings.reconcile_dir)
     entities = reconciliation.entities

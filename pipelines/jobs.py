@@ -1,5 +1,5 @@
 """Jobs: ingest by UTC day (spend logs, dimension snapshots, daily rollup); budgets (warehouse,
-reconciliation, flags) after it."""
+reconciliation, flags) after it; chargeback by month."""
 
 import dagster as dg
 
@@ -13,4 +13,10 @@ budgets_job = dg.define_asset_job(
     "budgets_job",
     selection=dg.AssetSelection.assets("warehouse") | dg.AssetSelection.groups("budgets"),
     description="Rebuild the warehouse, reconcile every budget, write flags back to PostgreSQL.",
+)
+
+chargeback_job = dg.define_asset_job(
+    "chargeback_job",
+    selection=dg.AssetSelection.assets("chargeback_statement"),
+    description="Produce the month's chargeback statement (frozen once the month is closed).",
 )

@@ -1,10 +1,11 @@
-"""Schedules: ingest every 15 minutes (today, and yesterday while it is inside the lag window)."""
+"""Schedules: ingest every 15 minutes (today, and yesterday while it is inside the lag window); chargeback
+on the first of each month for the month before."""
 
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from pipelines.jobs import ingest_job
+from pipelines.jobs import chargeback_job, ingest_job
 
 LAG_WINDOW = timedelta(hours=2)
 
@@ -26,3 +27,18 @@ def ingest_schedule(context: dg.ScheduleEvaluationContext):
     return [
         dg.RunRequest(partition_key=key, run_key=f"{key}@{stamp}") for key in ingest_partition_keys(moment)
     ]
+
+
+def previous_month_key(now: datetime) -> str:
+    """The monthly partition key of the month before `now` (UTC)."""
+    now = now.astimezone(UTC)
+    last_day = now.date().replace(day=1) - timedelta(days=1)
+    return last_day.replace(day=1).isoformat()
+
+
+@dg.schedule(job=chargeback_job, cron_schedule="0 3 1 * *", execution_timezone="UTC")
+def chargeback_schedule(context: dg.ScheduleEvaluationContext):
+    """The statement of the month before, at 03:00 UTC on the 1st (after the 2-hour lag window closed it)."""
+    moment = context.scheduled_execution_time or datetime.now(UTC)
+    key = previous_month_key(moment)
+    return dg.RunRequest(partition_key=key, run_key=f"chargeback-{key}")

@@ -17,9 +17,9 @@ from llmusage.seed import SeedOptions, seed
 warnings.filterwarnings("ignore", message=r".*currently in (beta|preview)")
 
 from pipelines.definitions import defs  # noqa: E402
-from pipelines.materialize import materialize_range  # noqa: E402
+from pipelines.materialize import materialize_month, materialize_range  # noqa: E402
 from pipelines.resources import LakeResource, PostgresResource  # noqa: E402
-from pipelines.schedules import ingest_partition_keys  # noqa: E402
+from pipelines.schedules import ingest_partition_keys, previous_month_key  # noqa: E402
 
 END = datetime(2026, 3, 1)
 FIRST, LAST = date(2026, 2, 22), date(2026, 2, 28)
@@ -51,6 +51,8 @@ def test_definitions_hold_the_graph() -> None:
     assert {"spend_logs", "spend_daily", "warehouse", "budget_status", "budget_flags", "dim_keys"} <= keys
     assert {j.name for j in repo.get_all_jobs()} >= {"ingest_job", "budgets_job"}
     assert repo.get_schedule_def("ingest_schedule").cron_schedule == "*/15 * * * *"
+    assert repo.get_schedule_def("chargeback_schedule").cron_schedule == "0 3 1 * *"
+    assert "chargeback_statement" in keys
 
 
 def test_spend_logs_partition(seeded, database_url: str, resources: dict[str, object]) -> None:
@@ -107,10 +109,11 @@ def test_a_corrupted_row_fails_the_suite_and_keeps_flags_unwritten(
             """UPDATE "LiteLLM_TeamTable" SET blocked = FALSE, metadata = metadata - 'llmusage_block'"""
         )
         conn.execute("""UPDATE "LiteLLM_UserTable" SET user_metadata = user_metadata - 'llmusage_block'""")
-        conn.execute(
-            """UPDATE "LiteLLM_SpendLogs" SET prompt_tokens = -5
-               WHERE request_id = (SELECT min(request_id) FROM "LiteLLM_SpendLogs" WHERE created_at >= '2026-02-26')"""
-        )
+        victim, original = conn.execute(
+            """SELECT request_id, prompt_tokens FROM "LiteLLM_SpendLogs" WHERE created_at >= '2026-02-26'
+               ORDER BY request_id LIMIT 1"""
+        ).fetchone()
+        conn.execute('UPDATE "LiteLLM_SpendLogs" SET prompt_tokens = -5 WHERE request_id = %s', (victim,))
     try:
         instance = dg.DagsterInstance.ephemeral()
         result = materialize_range(FIRST, LAST, instance, resources)
@@ -128,7 +131,9 @@ def test_a_corrupted_row_fails_the_suite_and_keeps_flags_unwritten(
         assert not later.success and _flag_markers(database_url) == 0
     finally:
         with psycopg.connect(database_url) as conn:
-            conn.execute('UPDATE "LiteLLM_SpendLogs" SET prompt_tokens = 5 WHERE prompt_tokens = -5')
+            conn.execute(
+                'UPDATE "LiteLLM_SpendLogs" SET prompt_tokens = %s WHERE request_id = %s', (original, victim)
+            )
 
 
 def test_ingest_schedule_covers_today_and_the_lag_window() -> None:
@@ -163,3 +168,31 @@ def test_spend_sensor_cursor(seeded, database_url: str) -> None:
     finally:
         with psycopg.connect(database_url) as conn:
             conn.execute("""DELETE FROM "LiteLLM_SpendLogs" WHERE request_id = 'sensor-new'""")
+
+
+def test_chargeback_statement_for_a_month(seeded, database_url: str, resources: dict[str, object]) -> None:
+    instance = dg.DagsterInstance.ephemeral()
+    assert materialize_range(FIRST, LAST, instance, resources).success
+    result = materialize_month(date(2026, 2, 10), instance, resources)
+    assert result.success
+    [event] = result.get_asset_materialization_events()
+    meta = event.materialization.metadata
+    assert event.materialization.partition == "2026-02-01"
+    with psycopg.connect(database_url) as conn:
+        total = conn.execute(
+            """SELECT sum(spend) FROM "LiteLLM_SpendLogs" WHERE created_at >= '2026-02-01' AND created_at < '2026-03-01'"""
+        ).fetchone()[0]
+    assert meta["total_usd"].value == pytest.approx(total, abs=0.005)
+    assert Path(meta["path"].value, "chargeback.csv").exists() and "2026-02" in meta["summary"].value
+
+
+def test_chargeback_schedule_asks_for_the_month_before() -> None:
+    assert previous_month_key(datetime(2026, 3, 1, 3, 0, tzinfo=UTC)) == "2026-02-01"
+    assert previous_month_key(datetime(2026, 1, 1, 3, 0, tzinfo=UTC)) == "2025-12-01"
+    schedule = defs.get_schedule_def("chargeback_schedule")
+    context = dg.build_schedule_context(
+        scheduled_execution_time=datetime(2026, 6, 1, 3, 0, tzinfo=UTC),
+        repository_def=defs.get_repository_def(),
+    )
+    [request] = schedule.evaluate_tick(context).run_requests
+    assert request.partition_key == "2026-05-01"
