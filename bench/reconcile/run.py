@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -86,15 +87,16 @@ def _write_big_lake(url: str, lake: Path, rows: int) -> None:
     from llmusage.seed.org import build_org
     from llmusage.seed.traffic import LogGenerator
 
-    marker = lake / f".complete-{rows}"
+    marker = lake / f".complete-v2-{rows}"
     if marker.exists():
         return
+    shutil.rmtree(lake, ignore_errors=True)
     options = SeedOptions(logs=rows, days=30, seed=42, end=end_of_day(datetime.fromisoformat(END).date()))
     window = options.window()
     generator = LogGenerator(build_org(42, window.start, window.end), window, 42)
     started = time.perf_counter()
     for n, chunk in enumerate(generator.chunks(rows, 5_000_000)):
-        frame = chunk.select("request_id", "api_key", "user", "team_id", "model", "spend", "created_at")
+        frame = chunk.drop("metadata")  # the lake's columns but the JSON text (reconciliation never reads it)
         frame = frame.with_columns(pl.col("created_at").dt.replace_time_zone("UTC"))
         for (day,), part in (
             frame.with_columns(day=pl.col("created_at").dt.date())
@@ -131,8 +133,6 @@ def main() -> None:
         _cli("extract", "--from", "2026-10-01", "--to", END)
     if args.big_rows:
         _write_big_lake(url, HOME / "lake-big", args.big_rows)
-
-    import shutil
 
     def cold(lake: Path):
         return lambda: shutil.rmtree(lake / "rollups", ignore_errors=True)
