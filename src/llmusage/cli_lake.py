@@ -8,20 +8,12 @@ import click
 
 from llmusage.config import Settings
 from llmusage.errors import LlmusageError
-
-
-def _day(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise LlmusageError(f"{option} must be a date (YYYY-MM-DD), got {value!r}") from None
+from llmusage.reports.params import parse_day
 
 
 def parse_days(on: str | None, first: str | None, last: str | None) -> tuple[date, date] | None:
     """The inclusive range asked for by --date or --from/--to, or None for "what changed"."""
-    day, start, end = _day(on, "--date"), _day(first, "--from"), _day(last, "--to")
+    day, start, end = parse_day(on, "--date"), parse_day(first, "--from"), parse_day(last, "--to")
     if day is not None:
         if start or end:
             raise LlmusageError("give either --date or --from/--to, not both")
