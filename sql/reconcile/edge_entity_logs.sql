@@ -6,12 +6,12 @@ WITH attributed AS (
     LEFT JOIN pg_teams AS t ON t.team_id = l.team_id
     LEFT JOIN pg_users AS u ON u.user_id = l."user"
 )
-SELECT 'key' AS entity_type, api_key AS entity_id, model, day, created_at, request_id, spend
+SELECT 'key' AS entity_type, api_key AS entity_id, model, day, created_at, spend
 FROM attributed WHERE api_key IS NOT NULL
 UNION ALL
-SELECT 'user', "user", model, day, created_at, request_id, spend FROM attributed WHERE "user" IS NOT NULL
+SELECT 'user', "user", model, day, created_at, spend FROM attributed WHERE "user" IS NOT NULL
 UNION ALL
-SELECT 'team', team_id, model, day, created_at, request_id, spend FROM attributed WHERE team_id IS NOT NULL
+SELECT 'team', team_id, model, day, created_at, spend FROM attributed WHERE team_id IS NOT NULL
 UNION ALL
-SELECT 'organization', organization_id, model, day, created_at, request_id, spend
+SELECT 'organization', organization_id, model, day, created_at, spend
 FROM attributed WHERE organization_id IS NOT NULL

@@ -1,9 +1,9 @@
 -- The logs of a few days read again log by log (a window's first day, a budget's crossing day): those
 -- days' lake files (`edge_files`) and PostgreSQL's rows of those days for the entities concerned (`tail_edge`).
 CREATE OR REPLACE TEMP VIEW edge_logs AS
-SELECT request_id, api_key, "user", team_id, model, spend, CAST(created_at AS TIMESTAMP) AS created_at,
+SELECT api_key, "user", team_id, model, spend, CAST(created_at AS TIMESTAMP) AS created_at,
        CAST("date" AS DATE) AS day
 FROM edge_files
 UNION ALL
-SELECT request_id, api_key, "user", team_id, model, spend, CAST(created_at AS TIMESTAMP), CAST(created_at AS DATE)
+SELECT api_key, "user", team_id, model, spend, CAST(created_at AS TIMESTAMP), CAST(created_at AS DATE)
 FROM tail_edge

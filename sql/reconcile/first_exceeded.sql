@@ -1,7 +1,9 @@
--- The log that crossed each budget: on the crossing day (from the window's start, if any), in
--- created_at then request_id order, the first whose running spend plus the spend before reaches max_budget.
+-- The log that crossed each budget: on the crossing day (from the window's start, if any), in created_at
+-- order, the first whose running spend plus the spend before reaches max_budget. Logs with the same
+-- created_at are summed together (the window's RANGE frame), so their order among themselves, and so
+-- request_id (the costliest column to read), does not matter: the answer is their common created_at.
 WITH candidates AS (
-    SELECT c.entity_type, c.entity_id, c.max_budget, c.before, e.created_at, e.request_id, e.spend
+    SELECT c.entity_type, c.entity_id, c.max_budget, c.before, e.created_at, e.spend
     FROM crossings AS c
     JOIN edge_entity_logs AS e ON e.entity_type = c.entity_type AND e.entity_id = c.entity_id AND e.day = c.day
     LEFT JOIN windows AS w ON w.entity_type = c.entity_type AND w.entity_id = c.entity_id
@@ -9,7 +11,7 @@ WITH candidates AS (
 ),
 running AS (
     SELECT *, before + sum(spend) OVER (
-        PARTITION BY entity_type, entity_id ORDER BY created_at, request_id
+        PARTITION BY entity_type, entity_id ORDER BY created_at
     ) AS total
     FROM candidates
 )

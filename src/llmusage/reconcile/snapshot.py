@@ -37,7 +37,6 @@ GRAIN_SCHEMA = pa.schema(
 )
 LOG_SCHEMA = pa.schema(
     [
-        ("request_id", pa.string()),
         ("api_key", pa.string()),
         ("user", pa.string()),
         ("team_id", pa.string()),
