@@ -12,6 +12,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -129,3 +131,23 @@ def spend_mismatches(conn: psycopg.Connection) -> list[tuple[Any, ...]]:
         HAVING abs(COALESCE(t.spend, 0) - COALESCE(SUM(l.spend), 0)) > 1e-9
         """
     ).fetchall()
+
+
+@contextmanager
+def mock_and_proxy(
+    database_url: str, tmp: Path, setup: Callable[[psycopg.Connection, str], None], *proxy_args: str
+) -> Iterator[tuple[Server, Server]]:
+    """A mock provider and a proxy in front of it on loopback, `setup(conn, mock_v1_url)` run in between;
+    both stopped on the way out."""
+    env = proxy_env(database_url, tmp / "home")
+    mock = start_mock(tmp, env)
+    proxy: Server | None = None
+    try:
+        with psycopg.connect(database_url) as conn:
+            setup(conn, mock.url + "/v1")
+        proxy = start_proxy(tmp, env, *proxy_args)
+        yield mock, proxy
+    finally:
+        if proxy is not None:
+            proxy.stop()
+        mock.stop()

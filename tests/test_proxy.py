@@ -15,14 +15,11 @@ import openai
 import psycopg
 import pytest
 from proxy_support import (
-    Server,
     free_port,
     http,
-    proxy_env,
+    mock_and_proxy,
     sha,
     spend_mismatches,
-    start_mock,
-    start_proxy,
     wait_for,
 )
 
@@ -101,18 +98,11 @@ def _setup(conn: psycopg.Connection, mock_url: str) -> None:
 @pytest.fixture(scope="module")
 def world(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     tmp = tmp_path_factory.mktemp("proxy")
-    env = proxy_env(database_url, tmp / "home")
-    mock = start_mock(tmp, env)
-    proxy: Server | None = None
-    try:
-        with psycopg.connect(database_url) as conn:
-            _setup(conn, mock.url + "/v1")
-        proxy = start_proxy(tmp, env, "--cache-ttl", "0.3", "--upstream-timeout", "1.5")
+    with mock_and_proxy(database_url, tmp, _setup, "--cache-ttl", "0.3", "--upstream-timeout", "1.5") as (
+        mock,
+        proxy,
+    ):
         yield {"proxy": proxy, "mock": mock, "db": database_url, "tmp": tmp}
-    finally:
-        if proxy is not None:
-            proxy.stop()
-        mock.stop()
 
 
 def client(world: dict[str, Any], key: str = "good") -> openai.OpenAI:

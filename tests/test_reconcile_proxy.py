@@ -12,7 +12,7 @@ from typing import Any
 import openai
 import psycopg
 import pytest
-from proxy_support import Server, proxy_env, sha, start_mock, start_proxy, wait_for
+from proxy_support import mock_and_proxy, sha, wait_for
 
 from llmusage.reconcile import reconcile, write_back
 
@@ -76,18 +76,8 @@ def _setup(conn: psycopg.Connection, mock_url: str) -> None:
 @pytest.fixture(scope="module")
 def world(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     tmp = tmp_path_factory.mktemp("e2e")
-    env = proxy_env(database_url, tmp / "home")
-    mock = start_mock(tmp, env)
-    proxy: Server | None = None
-    try:
-        with psycopg.connect(database_url) as conn:
-            _setup(conn, mock.url + "/v1")
-        proxy = start_proxy(tmp, env, "--cache-ttl", "0.3")
+    with mock_and_proxy(database_url, tmp, _setup, "--cache-ttl", "0.3") as (_mock, proxy):
         yield {"proxy": proxy, "url": database_url, "lake": tmp / "home" / "lake"}
-    finally:
-        if proxy:
-            proxy.stop()
-        mock.stop()
 
 
 def _call(world: dict[str, Any], name: str) -> tuple[int, str | None]:
