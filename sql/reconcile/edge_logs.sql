@@ -4,6 +4,7 @@ CREATE OR REPLACE TEMP VIEW edge_logs AS
 SELECT api_key, "user", team_id, model, spend, CAST(created_at AS TIMESTAMP) AS created_at,
        CAST("date" AS DATE) AS day
 FROM edge_files
+WHERE CAST(created_at AS TIMESTAMP) < (SELECT cutoff FROM bounds)
 UNION ALL
 SELECT api_key, "user", team_id, model, spend, CAST(created_at AS TIMESTAMP), CAST(created_at AS DATE)
 FROM tail_edge

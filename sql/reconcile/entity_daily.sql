@@ -1,10 +1,12 @@
--- Spend per entity, model and UTC day: every log counted once, from the lake's rollups of the settled days
--- and PostgreSQL's sums from the cutoff on. A log's organization is its team's, else its user's.
+-- Spend per entity, model and UTC day: every log counted once, from the lake's rollups of the days before
+-- the cutoff day, that day's logs before the cutoff, and PostgreSQL's sums from the cutoff on. A log's organization is its team's, else its user's.
 CREATE OR REPLACE TEMP TABLE entity_daily AS
 WITH grain AS (
     SELECT api_key, "user", team_id, model, day, sum(spend) AS spend, sum(requests) AS requests
     FROM (
         SELECT api_key, "user", team_id, model, day, spend, requests FROM lake_grain
+        UNION ALL
+        SELECT api_key, "user", team_id, model, day, spend, requests FROM partial_grain
         UNION ALL
         SELECT api_key, "user", team_id, model, day, spend, requests FROM tail_grain
     ) AS both_sources

@@ -71,7 +71,7 @@ def _print_table(result: object, show_all: bool) -> None:
     shown = entities if show_all else entities.filter((pl.col("status") != "ok") | ~pl.col("drift_ok"))
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
     source = (
-        f"lake before {result.cutoff}, PostgreSQL after"
+        f"lake before {result.cutoff:%Y-%m-%d %H:%M}, PostgreSQL after"
         if result.cutoff
         else "PostgreSQL (the lake is empty)"
     )

@@ -1,9 +1,10 @@
 """Computing every entity's ledger, drift, utilization and status in DuckDB.
 
-The ledger is assembled from two sources that never overlap: the lake's day partitions before the
-cutoff (the latest partition's day), and PostgreSQL's logs from the cutoff on, read in the same
-snapshot as the `spend` columns (`snapshot.py`). So a lake that is an hour behind does not show as
-drift, while a day the lake lost or never got does.
+The ledger is assembled from two sources that never overlap, split at the cutoff: the lake's logs
+before it, and PostgreSQL's logs from it on, read in the same snapshot as the `spend` columns
+(`snapshot.py`). The cutoff is the lake's newest row minus the extract's lag window (2 h), the point
+before which the extract guarantees the lake is complete; a lake without state cuts at the start of
+its newest day. So a lake that is behind does not show as drift, while rows the lake lost do.
 
 The settled days enter at the ledger's grain (key, user, team, model, day) through their daily
 rollups (`llmusage.lake.rollups`), each rebuilt only when its partition's files changed: the first
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import duckdb
@@ -33,7 +34,9 @@ import pyarrow.compute as pc
 
 from llmusage.budget_window import entity_window
 from llmusage.errors import LlmusageError
+from llmusage.lake.extract import ExtractOptions
 from llmusage.lake.rollups import ensure_spend_daily
+from llmusage.lake.state import LakeState
 from llmusage.reconcile.snapshot import ENTITY_TYPES, Snapshot, open_snapshot
 from llmusage.sqlfiles import load
 
@@ -56,13 +59,32 @@ class ReconcileOptions:
 @dataclass
 class Reconciliation:
     entities: pl.DataFrame  # one row per entity, worst first (see COLUMNS)
-    cutoff: date | None  # lake days before it, PostgreSQL from it on
+    cutoff: datetime | None  # the lake's logs before it, PostgreSQL's from it on (naive UTC)
     as_of: datetime
     lake_days: int
     tail_rows: int
 
     def exceeded(self) -> pl.DataFrame:
         return self.entities.filter(pl.col("status") == "exceeded")
+
+
+def lake_cutoff(lake_dir: Path, partitions: dict[date, Path]) -> datetime | None:
+    """Where the lake stops being complete: its newest row minus the extract's lag window (from the
+    lake's state), else the start of its newest day; None for an empty lake."""
+    if not partitions:
+        return None
+    newest = max(
+        (
+            datetime.fromisoformat(record.max_created_at)
+            for day, record in LakeState.load(lake_dir).partitions.items()
+            if record.max_created_at and date.fromisoformat(day) in partitions
+        ),
+        default=None,
+    )
+    start_of_newest_day = datetime.combine(max(partitions), time())
+    if newest is None:
+        return start_of_newest_day
+    return min(newest - ExtractOptions().lag, datetime.combine(max(partitions) + timedelta(days=1), time()))
 
 
 def spend_log_partitions(lake_dir: Path) -> dict[date, Path]:
@@ -86,30 +108,40 @@ def reconcile(url: str, lake_dir: Path, options: ReconcileOptions | None = None)
     options = options or ReconcileOptions()
     options.validate()
     partitions = spend_log_partitions(lake_dir)
-    cutoff = max(partitions) if partitions else None
+    cutoff = lake_cutoff(lake_dir, partitions)
+    cutoff_day = cutoff.date() if cutoff else None
     rollups = [
-        p for day in sorted(partitions) if cutoff and day < cutoff if (p := ensure_spend_daily(lake_dir, day))
+        p
+        for day in sorted(partitions)
+        if cutoff_day and day < cutoff_day
+        if (p := ensure_spend_daily(lake_dir, day))
     ]
-    with (
-        open_snapshot(url, datetime.combine(cutoff, time()) if cutoff else None) as snapshot,
-        duckdb.connect() as duck,
-    ):
+    with open_snapshot(url, cutoff) as snapshot, duckdb.connect() as duck:
         as_of = options.as_of or snapshot.taken_at
         duck.execute("SET TimeZone = 'UTC'")
         duck.execute("SET enable_progress_bar = false")
         windows = _register(duck, snapshot, as_of)
+        bounds = [cutoff or datetime(1, 1, 1)]
+        duck.register(
+            "bounds", pa.table({"cutoff": bounds}, schema=pa.schema([("cutoff", pa.timestamp("us"))]))
+        )
         if rollups:
             duck.read_parquet([str(p) for p in rollups]).create_view("rollup_files")
             duck.execute(load("reconcile/lake_grain.sql"))
         else:
             duck.execute(load("reconcile/lake_grain_empty.sql"))
+        if cutoff and cutoff_day in partitions and cutoff.time() != time():
+            _view_of_files(duck, "cutoff_files", _files(partitions[cutoff_day]))
+            duck.execute(load("reconcile/partial_grain.sql"))
+        else:
+            duck.execute(load("reconcile/partial_grain_empty.sql"))
         duck.execute(load("reconcile/entity_daily.sql"))
         window_days = {start.date() for _, _, start in windows}
-        _edge_days(duck, window_days, _interest(windows), partitions, cutoff, snapshot)
+        _edge_days(duck, window_days, _interest(windows), partitions, cutoff_day, snapshot)
         duck.execute(load("reconcile/in_window.sql"))
         ledger = duck.sql(load("reconcile/ledger.sql")).pl()
         entities = _combine(snapshot, ledger, options.threshold, as_of)
-        crossed = _first_exceeded(duck, entities, partitions, cutoff, snapshot)
+        crossed = _first_exceeded(duck, entities, partitions, cutoff_day, snapshot)
         tail_rows = int(pc.sum(snapshot.tail_grain.column("requests")).as_py() or 0)
     if crossed.height:
         entities = entities.join(crossed, on=["entity_type", "entity_id"], how="left")
@@ -174,11 +206,12 @@ def _edge_days(
     snapshot: Snapshot,
 ) -> None:
     """(Re)define `edge_logs` and `edge_entity_logs`: the logs of `days` only, log by log (the lake's files
-    of settled days; PostgreSQL's rows of later days, for `entities` only)."""
+    up to the cutoff day, their rows before the cutoff; PostgreSQL's rows from the cutoff on, for
+    `entities` only). `cutoff` here is the cutoff's day."""
     files = [
         f
         for day in sorted(days)
-        if cutoff and day < cutoff and day in partitions
+        if cutoff and day <= cutoff and day in partitions
         for f in _files(partitions[day])
     ]
     tail_days = {day for day in days if cutoff is None or day >= cutoff}

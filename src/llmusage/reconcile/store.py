@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 
 import polars as pl
@@ -42,7 +42,7 @@ def load(directory: Path) -> Reconciliation:
         raise LlmusageError(f"no saved reconciliation in {directory}; run the reconciliation first") from exc
     return Reconciliation(
         entities=entities,
-        cutoff=date.fromisoformat(facts["cutoff"]) if facts["cutoff"] else None,
+        cutoff=datetime.fromisoformat(facts["cutoff"]) if facts["cutoff"] else None,
         as_of=datetime.fromisoformat(facts["as_of"]),
         lake_days=facts["lake_days"],
         tail_rows=facts["tail_rows"],
