@@ -330,7 +330,9 @@ async def _record(state: State, call: Call, prompt: int, completion: int, cost: 
     try:
         await state.writer.submit(row, entities)
     except OSError as exc:
-        log.error("cannot spool a spend log (%s)", type(exc).__name__)
+        for entity in entities:  # never written: its cost must not count against the budgets
+            state.ledger.forget_uncommitted(entity, cost)
+        log.error("cannot spool a spend log (%s: %s)", type(exc).__name__, exc.strerror or exc)
         raise ProxyError(
             503, "the proxy cannot record spend (local spool)", "service_unavailable", "spool_error"
         ) from None
