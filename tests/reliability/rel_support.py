@@ -105,9 +105,13 @@ class Load:
             return len(self.ok)
 
     def stop(self) -> None:
+        """Stop and wait for every thread (its last request included), bounded."""
         self._stop.set()
+        deadline = time.monotonic() + 30
         for t in self._workers:
-            t.join(15)
+            t.join(max(0.1, deadline - time.monotonic()))
+        alive = sum(t.is_alive() for t in self._workers)
+        assert not alive, f"{alive} load threads still running"
 
 
 def rows_per_request(conn: psycopg.Connection, request_ids: list[str]) -> dict[str, int]:
