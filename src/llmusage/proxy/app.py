@@ -150,6 +150,7 @@ class Call:
     estimate: float
     entities: list[tuple[str, str]]
     stream: bool
+    upstream: bytes = b""  # the body sent to the provider, serialized once at admission
 
 
 async def handle_openai(request: Request, kind: str) -> StreamResponse:
@@ -174,6 +175,13 @@ async def handle_openai(request: Request, kind: str) -> StreamResponse:
         if route is None:
             raise errors.not_found(f"model {model_name!r} does not exist", "model_not_found")
         policy.check_model(principal, model_name)
+        stream = bool(body.get("stream"))
+        try:
+            # Serialized before admission: orjson parses deeper nesting than it serializes (1024 vs 254
+            # levels), so a body it cannot write back is the client's error (400), not a 500 later.
+            upstream_bytes = orjson.dumps(_upstream_body(body, route, stream))
+        except TypeError:
+            raise errors.bad_request("the request body is nested too deeply") from None
         if state.spool.full():
             raise errors.spool_full()
         opts = state.options
@@ -184,7 +192,7 @@ async def handle_openai(request: Request, kind: str) -> StreamResponse:
         entities = state.ledger.admit(principal, estimate)
     except ProxyError as exc:
         return error_response(exc, rid)
-    call = Call(rid, kind, started, principal, route, body, raw, estimate, entities, bool(body.get("stream")))
+    call = Call(rid, kind, started, principal, route, body, raw, estimate, entities, stream, upstream_bytes)
     try:
         if call.stream:
             return await forward_stream(state, request, call)
@@ -199,11 +207,11 @@ async def handle_openai(request: Request, kind: str) -> StreamResponse:
         raise
 
 
-def _upstream_body(call: Call) -> dict[str, Any]:
-    body = dict(call.body)
-    body["model"] = call.route.upstream_model
+def _upstream_body(request_body: dict[str, Any], route: ModelRoute, stream: bool) -> dict[str, Any]:
+    body = dict(request_body)
+    body["model"] = route.upstream_model
     body.pop("metadata", None)  # llmusage's (LiteLLM's) request metadata: tags, not for the provider
-    if call.stream:
+    if stream:
         options = body.get("stream_options")
         body["stream_options"] = {**(options if isinstance(options, dict) else {}), "include_usage": True}
     return body
@@ -239,7 +247,7 @@ async def forward(state: State, call: Call) -> StreamResponse:
         async with asyncio.timeout(state.options.upstream_timeout):
             status, data = await state.fast.post(
                 upstream.url_for(route, call.kind),
-                orjson.dumps(_upstream_body(call)),
+                call.upstream,
                 upstream.headers_for(route),
             )
     except TimeoutError:
@@ -298,7 +306,9 @@ def _row(call: Call, prompt: int, completion: int, cost: float, status: str, cod
     payload: Any = None
     if opts.store_payload:
         small = len(call.raw) <= opts.payload_max_bytes and b"\\u0000" not in call.raw
-        payload = call.body if small else {"truncated": True, "bytes": len(call.raw)}
+        payload = (
+            call.body if small and _serializable(call.body) else {"truncated": True, "bytes": len(call.raw)}
+        )
     return {
         "request_id": call.rid,
         "api_key": call.principal.token,
@@ -316,6 +326,15 @@ def _row(call: Call, prompt: int, completion: int, cost: float, status: str, cod
     }
 
 
+def _serializable(value: Any) -> bool:
+    """False for what orjson cannot write (nesting past its depth limit, e.g. inside `metadata`)."""
+    try:
+        orjson.dumps(value)
+    except TypeError:
+        return False
+    return True
+
+
 def _clean(value: Any) -> str:
     text = value if isinstance(value, str) else str(value)
     return text.replace("\x00", "") if "\x00" in text else text
@@ -330,7 +349,9 @@ async def _record(state: State, call: Call, prompt: int, completion: int, cost: 
     try:
         await state.writer.submit(row, entities)
     except OSError as exc:
-        log.error("cannot spool a spend log (%s)", type(exc).__name__)
+        for entity in entities:  # never written: its cost must not count against the budgets
+            state.ledger.forget_uncommitted(entity, cost)
+        log.error("cannot spool a spend log (%s: %s)", type(exc).__name__, exc.strerror or exc)
         raise ProxyError(
             503, "the proxy cannot record spend (local spool)", "service_unavailable", "spool_error"
         ) from None
@@ -347,7 +368,7 @@ async def forward_stream(state: State, request: Request, call: Call) -> StreamRe
     status: int | None = None
     ctx = state.session.post(
         upstream.url_for(route, call.kind),
-        data=orjson.dumps(_upstream_body(call)),
+        data=call.upstream,
         headers=upstream.headers_for(route),
     )
     deadline = time.monotonic() + opts.upstream_timeout

@@ -12,12 +12,15 @@ Any proxy process claims such orphans (at start and every few seconds), replays 
 A torn last line (a crash mid-write, before its fsync, hence never acknowledged) is skipped.
 
 Bound: when the bytes not yet committed reach `max_bytes`, `full()` is true and the proxy answers new
-requests 503 rather than serve without a log.
+requests 503 rather than serve without a log. A write the disk cannot take (full, or a file size limit)
+is cut back to the last whole line and raised, and that request is answered 503 (`spool_error`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import fcntl
 import logging
 import os
@@ -105,7 +108,7 @@ class Spool:
                 self._close(seg)
             seg = self._current = self._new_segment()
             self._current_bytes = 0
-        os.write(seg.fd, line)
+        _write_whole(seg.fd, line, self._current_bytes)
         seg.appended += 1
         self._current_bytes += len(line)
         self.pending_rows += 1
@@ -220,6 +223,25 @@ class Spool:
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
+
+
+def _write_whole(fd: int, line: bytes, size: int) -> None:
+    """Append `line` to a segment of `size` bytes, all of it or nothing.
+
+    A full disk (or a file size limit) shows first as a short write: part of the line lands, and a torn
+    last line would be skipped on recovery although its request was answered. So a short write is cut
+    back to `size` and reported as ENOSPC, and the caller refuses the request instead.
+    """
+    try:
+        written = os.write(fd, line)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, size)
+        raise
+    if written != len(line):
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, size)
+        raise OSError(errno.ENOSPC, f"short write to the spool ({written} of {len(line)} bytes)")
 
 
 def _fsync_all(fds: list[int]) -> None:
