@@ -54,3 +54,17 @@ def test_concurrent_processes_share_one_server(tmp_path: Path) -> None:
     finally:
         run_cli("db", "stop", env=env)
     assert sys.executable  # the CLI ran under this interpreter
+
+
+def test_restart_in_the_same_process(tmp_path: Path) -> None:
+    """A server stopped by this process starts again when this process asks for it."""
+    pg_dir = tmp_path / "pg"
+    try:
+        first = embedded.ensure_running(pg_dir)
+        assert embedded.stop(pg_dir)
+        second = embedded.ensure_running(pg_dir)
+        assert second.pid != first.pid
+        with psycopg.connect(second.url()) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        embedded.stop(pg_dir)

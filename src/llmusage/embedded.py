@@ -123,7 +123,11 @@ def _start(pg_dir: Path) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             import pgserver
+            from pgserver.postgres_server import PostgresServer
 
+            # pgserver caches a handle per data directory in the process; a handle to a server that was
+            # stopped since would be returned as it is, without starting anything.
+            PostgresServer._instances.pop(pg_dir.resolve(), None)
             pgserver.get_server(pg_dir, cleanup_mode=None)
     except Exception as exc:
         log = pg_dir / "log"
