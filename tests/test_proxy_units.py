@@ -122,3 +122,10 @@ def test_route_resolves_the_provider_key_at_call_time(monkeypatch: pytest.Monkey
     monkeypatch.setenv("K_TEST", "secret")
     assert route.api_key() == "secret"
     assert route.cost(10, 5) == pytest.approx(2e-5)
+
+
+def test_management_answers_metadata_with_integers_past_64_bits() -> None:
+    """PostgreSQL returns a JSONB 1e20 as the integer 10**20, which orjson cannot write."""
+    from llmusage.proxy.management import _dumps
+
+    assert orjson.loads(_dumps({"metadata": {"n": 10**20}})) == {"metadata": {"n": 10**20}}

@@ -5,21 +5,16 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
+from llmusage.loopback import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 QUERY = "{ assetNodes { assetKey { path } groupName hasAssetChecks dependencyKeys { path } } }"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _post(url: str, query: str) -> dict:
@@ -31,7 +26,7 @@ def _post(url: str, query: str) -> dict:
 
 
 def test_webserver_serves_the_asset_graph(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LLMUSAGE_", "DAGSTER_"))}
     env.update(DAGSTER_HOME=str(tmp_path), LLMUSAGE_HOME=str(tmp_path / "home"))
     (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")

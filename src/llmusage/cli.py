@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import sys
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import click
 
 from llmusage.config import Settings
 from llmusage.errors import LlmusageError
+
+if TYPE_CHECKING:
+    from llmusage.seed import SeedOptions, SeedReport
 
 
 def _settings() -> Settings:
@@ -133,13 +137,12 @@ def seed(logs: int, days: int, seed_: int, anomalies: bool, end: str | None, res
     _print_summary()
 
 
-def _run_seed(options: object) -> object:
+def _run_seed(options: SeedOptions) -> SeedReport:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from llmusage.db import connect, resolve_url
-    from llmusage.seed import SeedOptions, seed
+    from llmusage.seed import seed
 
-    assert isinstance(options, SeedOptions)
     options.validate()
     url = resolve_url(_settings())
     with connect(url) as conn:
@@ -210,8 +213,8 @@ def demo(logs: int, days: int) -> None:
     options = SeedOptions(logs=logs, days=days, seed=42, anomalies=True, reset=True)
     report = _run_seed(options)
     click.echo(
-        f"seed: {logs:,} spend logs over {days} days in {report.seconds:.1f}s "  # type: ignore[attr-defined]
-        f"({report.logs_per_second:,.0f} logs/s), with anomalies"  # type: ignore[attr-defined]
+        f"seed: {logs:,} spend logs over {days} days in {report.seconds:.1f}s "
+        f"({report.logs_per_second:,.0f} logs/s), with anomalies"
     )
     _print_summary()
     import warnings
@@ -219,8 +222,8 @@ def demo(logs: int, days: int) -> None:
     warnings.filterwarnings("ignore", message=r".*currently in (beta|preview)")  # Dagster's API notices
     from pipelines.demo import run_demo_pipeline
 
-    last = (report.window.end - timedelta(microseconds=1)).date()  # type: ignore[attr-defined]
-    if not run_demo_pipeline(settings, report.window.start.date(), last):  # type: ignore[attr-defined]
+    last = (report.window.end - timedelta(microseconds=1)).date()
+    if not run_demo_pipeline(settings, report.window.start.date(), last):
         raise LlmusageError("the demo's Dagster run failed (see the lines above)")
     from llmusage.cli_reports import demo_reports
 

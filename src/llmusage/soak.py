@@ -14,18 +14,17 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
 
 from llmusage import migrations
+from llmusage.loopback import free_port, stop, wait_healthy
 
 KEY = "sk-soak-" + "5" * 32
 BODY = json.dumps(
@@ -70,32 +69,12 @@ class SoakResult:
         )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def rss_mb(pid: int) -> float:
     """Resident set size of a process in MB (Linux /proc)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"no VmRSS for pid {pid}")
-
-
-def _wait_health(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{url} exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url + "/health", timeout=1) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{url} did not come up within {timeout:.0f} s")
 
 
 def _seed(url: str, mock_url: str) -> None:
@@ -179,7 +158,7 @@ def run_soak(database_url: str, workdir: Path, seconds: float = 600.0, rate: flo
     workdir.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("LLMUSAGE_")}
     env.update(LLMUSAGE_DATABASE_URL=database_url, LLMUSAGE_HOME=str(workdir / "home"))
-    mock_port, proxy_port = _free_port(), _free_port()
+    mock_port, proxy_port = free_port(), free_port()
     procs: list[subprocess.Popen[bytes]] = []
     logs = []
     try:
@@ -193,7 +172,7 @@ def run_soak(database_url: str, workdir: Path, seconds: float = 600.0, rate: flo
             logs.append(log)
             cmd = [sys.executable, "-m", "llmusage", *args]
             procs.append(subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT))
-            _wait_health(f"http://127.0.0.1:{mock_port if name == 'mock' else proxy_port}", procs[-1])
+            wait_healthy(f"http://127.0.0.1:{mock_port if name == 'mock' else proxy_port}", procs[-1])
         proxy = procs[1]
         url = f"http://127.0.0.1:{proxy_port}"
         result = SoakResult(seconds=seconds, sent=0, ok=0, failed={})
@@ -221,14 +200,7 @@ def run_soak(database_url: str, workdir: Path, seconds: float = 600.0, rate: flo
         result.duplicates = len(rows)
         return result
     finally:
-        for proc in reversed(procs):
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(5)
+        stop(procs)
         for log in logs:
             log.close()
 

@@ -161,12 +161,7 @@ async def handle_openai(request: Request, kind: str) -> StreamResponse:
         principal = await authenticate(state, request)
         policy.check_principal(principal)
         raw = await request.read()
-        try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            raise errors.bad_request("the request body is not valid JSON") from None
-        if not isinstance(body, dict):
-            raise errors.bad_request("the request body must be a JSON object")
+        body = errors.json_object(raw)
         model_name = body.get("model")
         if not isinstance(model_name, str) or not model_name:
             raise errors.bad_request("'model' is required")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,7 @@ from psycopg import sql
 from llmusage import migrations
 from llmusage.config import Settings
 from llmusage.db import resolve_url, with_database
+from llmusage.loopback import free_port, stop, wait_healthy
 
 KEY = "sk-bench-" + "0" * 40
 BODY = json.dumps(
@@ -49,12 +49,6 @@ class Phase:
     @property
     def rps(self) -> float:
         return len(self.latencies) / self.seconds if self.seconds else 0.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def _phase(url: str, headers: dict[str, str], concurrency: int, count: int, limit_s: float) -> Phase:
@@ -95,22 +89,6 @@ async def _phase(url: str, headers: dict[str, str], concurrency: int, count: int
         await asyncio.gather(*[worker() for _ in range(concurrency)])
         seconds = time.perf_counter() - t0
     return Phase("", concurrency, latencies, seconds, failures)
-
-
-def _wait_health(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{url} exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url + "/health", timeout=1) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{url} did not come up")
 
 
 def _setup_db(server_url: str) -> str:
@@ -177,7 +155,7 @@ def run(concurrencies: tuple[int, ...], count: int, limit_s: float, workers: int
     env.update(LLMUSAGE_DATABASE_URL=db_url, LLMUSAGE_HOME=home, BENCH_PROVIDER_KEY="sk-bench-provider")
     cmd = [sys.executable, "-m", "llmusage"]
     try:
-        mport, pport = _free_port(), _free_port()
+        mport, pport = free_port(), free_port()
         mock_url, proxy_url = f"http://127.0.0.1:{mport}", f"http://127.0.0.1:{pport}"
         _seed(db_url, mock_url)
         procs.append(
@@ -185,11 +163,11 @@ def run(concurrencies: tuple[int, ...], count: int, limit_s: float, workers: int
                 [*cmd, "mock-upstream", "--port", str(mport)], env=env, stderr=subprocess.DEVNULL
             )
         )
-        _wait_health(mock_url, procs[-1])
+        wait_healthy(mock_url, procs[-1])
         procs.append(
             subprocess.Popen([*cmd, "proxy", "--port", str(pport), "--workers", str(workers)], env=env, stderr=subprocess.DEVNULL)
         )  # fmt: skip
-        _wait_health(proxy_url, procs[-1])
+        wait_healthy(proxy_url, procs[-1])
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {KEY}"}
         results: dict[tuple[str, int], Phase] = {}
         for c in concurrencies:
@@ -211,13 +189,7 @@ def run(concurrencies: tuple[int, ...], count: int, limit_s: float, workers: int
         logged = _wait_logged(db_url, proxy_url)
         return _report(results, concurrencies, logged, write, workers)
     finally:
-        for p in reversed(procs):
-            p.terminate()
-        for p in reversed(procs):
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop(procs)
         _drop_db(server_url, db_url)
         import shutil
 

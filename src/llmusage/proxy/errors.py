@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 
@@ -35,6 +36,17 @@ def budget_exceeded(message: str) -> ProxyError:
 
 def bad_request(message: str) -> ProxyError:
     return ProxyError(400, message, "invalid_request_error", "invalid_request")
+
+
+def json_object(raw: bytes) -> dict[str, Any]:
+    """A request body that must be a JSON object; anything else is a 400."""
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise bad_request("the request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise bad_request("the request body must be a JSON object")
+    return body
 
 
 def not_found(message: str, code: str = "not_found") -> ProxyError:

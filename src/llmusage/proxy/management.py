@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 import secrets
 import uuid
@@ -56,15 +57,7 @@ def _check_master(request: Request) -> None:
 
 async def _body(request: Request) -> dict[str, Any]:
     raw = await request.read()
-    if not raw.strip():
-        return {}
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise errors.bad_request("the request body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise errors.bad_request("the request body must be a JSON object")
-    return body
+    return errors.json_object(raw) if raw.strip() else {}
 
 
 def _opt_str(body: dict[str, Any], name: str) -> str | None:
@@ -118,9 +111,18 @@ def _json(value: Any) -> Any:
     raise TypeError
 
 
+def _dumps(payload: dict[str, Any]) -> bytes:
+    """orjson, or the standard library for what orjson cannot write (integers past 64 bits, which
+    PostgreSQL hands back for a number like 1e20 stored in a JSONB metadata field)."""
+    try:
+        return orjson.dumps(payload, default=_json)
+    except TypeError:
+        return json.dumps(payload, default=_json, separators=(",", ":")).encode()
+
+
 def _ok(payload: dict[str, Any]) -> Response:
     return Response(
-        body=orjson.dumps(payload, default=_json),
+        body=_dumps(payload),
         content_type="application/json",
         headers={"x-request-id": new_request_id(), "x-llmusage-cost": "0"},
     )

@@ -120,7 +120,8 @@ def reconcile(url: str, lake_dir: Path, options: ReconcileOptions | None = None)
         as_of = options.as_of or snapshot.taken_at
         duck.execute("SET TimeZone = 'UTC'")
         duck.execute("SET enable_progress_bar = false")
-        windows = _register(duck, snapshot, as_of)
+        windows = _windows(snapshot, as_of)
+        _register(duck, snapshot, windows)
         bounds = [cutoff or datetime(1, 1, 1)]
         duck.register(
             "bounds", pa.table({"cutoff": bounds}, schema=pa.schema([("cutoff", pa.timestamp("us"))]))
@@ -136,11 +137,11 @@ def reconcile(url: str, lake_dir: Path, options: ReconcileOptions | None = None)
         else:
             duck.execute(load("reconcile/partial_grain_empty.sql"))
         duck.execute(load("reconcile/entity_daily.sql"))
-        window_days = {start.date() for _, _, start in windows}
-        _edge_days(duck, window_days, _interest(windows), partitions, cutoff_day, snapshot)
+        window_days = {start.date() for _, start in windows.values()}
+        _edge_days(duck, window_days, _interest(list(windows)), partitions, cutoff_day, snapshot)
         duck.execute(load("reconcile/in_window.sql"))
         ledger = duck.sql(load("reconcile/ledger.sql")).pl()
-        entities = _combine(snapshot, ledger, options.threshold, as_of)
+        entities = _combine(snapshot, ledger, options.threshold, windows)
         crossed = _first_exceeded(duck, entities, partitions, cutoff_day, snapshot)
         tail_rows = int(pc.sum(snapshot.tail_grain.column("requests")).as_py() or 0)
     if crossed.height:
@@ -189,10 +190,10 @@ def _view_of_files(duck: duckdb.DuckDBPyConnection, name: str, files: list[str])
     duck.read_parquet(files, hive_partitioning=True, union_by_name=True).create_view(name, replace=True)
 
 
-def _interest(rows: list[tuple[str, str, object]]) -> dict[str, set[str]]:
-    """Entity ids by type, from (type, id, ...) rows."""
+def _interest(entities: list[tuple[str, str]]) -> dict[str, set[str]]:
+    """Entity ids by type, from (type, id) pairs."""
     found: dict[str, set[str]] = {}
-    for kind, entity, *_ in rows:
+    for kind, entity in entities:
         found.setdefault(kind, set()).add(entity)
     return found
 
@@ -224,11 +225,22 @@ def _edge_days(
     duck.execute(load("reconcile/edge_entity_logs.sql"))
 
 
-def _register(
-    duck: duckdb.DuckDBPyConnection, snapshot: Snapshot, as_of: datetime
-) -> list[tuple[str, str, datetime]]:
-    """Register the tail's grain, the org mapping of teams and users, and the budget windows; return the
-    windows as (type, id, start)."""
+Windows = dict[tuple[str, str], tuple[str, datetime]]  # (type, id) -> (budget_duration, window start)
+
+
+def _windows(snapshot: Snapshot, as_of: datetime) -> Windows:
+    """The budget window of every entity whose metadata sets `budget_duration`."""
+    found: Windows = {}
+    for kind in ENTITY_TYPES:
+        for row in snapshot.entities[kind]:
+            window = entity_window(row["metadata"], row["created_at"], as_of)
+            if window:
+                found[(kind, row["entity_id"])] = window
+    return found
+
+
+def _register(duck: duckdb.DuckDBPyConnection, snapshot: Snapshot, windows: Windows) -> None:
+    """Register the tail's grain, the org mapping of teams and users, and the budget windows."""
     duck.register("tail_grain", snapshot.tail_grain)
     teams = snapshot.entities["team"]
     users = snapshot.entities["user"]
@@ -242,28 +254,31 @@ def _register(
         pa.table({"user_id": [u["entity_id"] for u in users], "organization_id": [u["organization_id"] for u in users]},
                  schema=pa.schema([("user_id", pa.string()), ("organization_id", pa.string())])),
     )  # fmt: skip
-    windows: dict[str, list] = {"entity_type": [], "entity_id": [], "window_start": []}
-    for kind in ENTITY_TYPES:
-        for row in snapshot.entities[kind]:
-            window = entity_window(row["metadata"], row["created_at"], as_of)
-            if window:
-                windows["entity_type"].append(kind)
-                windows["entity_id"].append(row["entity_id"])
-                windows["window_start"].append(window[1])
     duck.register(
         "windows",
-        pa.table(windows, schema=pa.schema([("entity_type", pa.string()), ("entity_id", pa.string()),
-                                            ("window_start", pa.timestamp("us"))])),
-    )  # fmt: skip
-    return list(zip(windows["entity_type"], windows["entity_id"], windows["window_start"], strict=True))
+        pa.table(
+            {
+                "entity_type": [kind for kind, _ in windows],
+                "entity_id": [entity for _, entity in windows],
+                "window_start": [start for _, start in windows.values()],
+            },
+            schema=pa.schema(
+                [
+                    ("entity_type", pa.string()),
+                    ("entity_id", pa.string()),
+                    ("window_start", pa.timestamp("us")),
+                ]
+            ),
+        ),
+    )
 
 
-def _combine(snapshot: Snapshot, ledger: pl.DataFrame, threshold: float, as_of: datetime) -> pl.DataFrame:
+def _combine(snapshot: Snapshot, ledger: pl.DataFrame, threshold: float, windows: Windows) -> pl.DataFrame:
     """Entity rows (recorded side) joined with the ledger; orphans from the ledger side; statuses."""
     records: list[dict] = []
     for kind in ENTITY_TYPES:
         for row in snapshot.entities[kind]:
-            window = entity_window(row["metadata"], row["created_at"], as_of)
+            window = windows.get((kind, row["entity_id"]))
             metadata = row["metadata"] or {}
             records.append(
                 {
