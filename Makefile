@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint format ui clean
+.PHONY: install demo test test-fast lint format ui clean
 
 install: $(STAMP)
 
@@ -17,10 +17,14 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/llmusage demo
+	$(BIN)/python -m pipelines.demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The quick loop: everything but the slow fault, outage, crash and soak tests.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m 'not slow'
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from llmusage.soak import run_soak, verdict
+from llmusage.devtools.soak import run_soak, verdict
 
 
 def main() -> int:
@@ -28,8 +28,8 @@ def main() -> int:
     url = args.database_url
     if url is None:
         from llmusage.config import Settings
-        from llmusage.db import resolve_url
-        from llmusage.proxy.bench import _drop_db, _setup_db
+        from llmusage.devtools.proxy_bench import _drop_db, _setup_db
+        from llmusage.pg.connect import resolve_url
 
         scratch = resolve_url(Settings.from_env())
         url = _setup_db(scratch)

@@ -48,7 +48,7 @@ def spend_drift_within_tolerance(lake: LakeResource) -> dg.AssetCheckResult:
     asset="warehouse", description="The lake is at most the lag window behind PostgreSQL's newest log."
 )
 def lake_is_fresh(postgres: PostgresResource, lake: LakeResource) -> dg.AssetCheckResult:
-    from llmusage.freshness import lake_lag
+    from llmusage.lake.freshness import lake_lag
 
     lag = lake_lag(postgres.url(), lake.lake_dir)
     return dg.AssetCheckResult(

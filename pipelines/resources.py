@@ -28,7 +28,7 @@ class PostgresResource(dg.ConfigurableResource):
         )
 
     def url(self) -> str:
-        from llmusage.db import resolve_url
+        from llmusage.pg.connect import resolve_url
 
         return resolve_url(self.settings())
 

@@ -23,7 +23,7 @@ def reconcile_after_ingest_sensor(context: dg.RunStatusSensorContext):
     job=budgets_job, minimum_interval_seconds=60, description="New spend or a threshold crossed: reconcile."
 )
 def spend_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource):
-    from llmusage.spend_state import spend_state
+    from llmusage.reconcile.spend_state import spend_state
 
     state = spend_state(postgres.url())
     seen = json.loads(context.cursor) if context.cursor else {}

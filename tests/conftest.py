@@ -1,7 +1,8 @@
-"""Test harness: a real PostgreSQL, and a fresh database per test module cloned from a migrated template.
+"""Test fixtures: a real PostgreSQL, and a fresh database per test module cloned from a migrated template.
 
 The server is the embedded one (under `.llmusage-test/`), or the one `LLMUSAGE_TEST_DATABASE_URL` names.
 The template's name carries a hash of the migrations, so an edited or added migration makes a new one.
+Helpers that tests import live in `support/` (on the path through pytest's `pythonpath`).
 """
 
 from __future__ import annotations
@@ -9,21 +10,15 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg import sql
 
-from llmusage import embedded, migrations
-from llmusage.db import with_database
-
-ROOT = Path(__file__).resolve().parents[1]
-TEST_HOME = ROOT / ".llmusage-test"
-LLMUSAGE = [sys.executable, "-m", "llmusage"]
+from llmusage.pg import embedded, migrations
+from llmusage.pg.connect import with_database
+from support.db import TEST_HOME, create_database, drop_database
 
 
 @pytest.fixture(scope="session")
@@ -69,22 +64,6 @@ def template_name(server_url: str) -> str:
     return name
 
 
-def create_database(server_url: str, template: str, label: str) -> str:
-    name = f"llmusage_t_{re.sub(r'[^a-z0-9]+', '_', label.lower())[-30:]}_{os.getpid()}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template))
-        )
-    return with_database(server_url, name)
-
-
-def drop_database(server_url: str, url: str) -> None:
-    name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
 @pytest.fixture(scope="module")
 def database_url(request: pytest.FixtureRequest, server_url: str, template_name: str) -> Iterator[str]:
     """A fresh, migrated database for this test module."""
@@ -112,10 +91,3 @@ def cli_env(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict
     env["LLMUSAGE_DATABASE_URL"] = database_url
     env["LLMUSAGE_HOME"] = str(tmp_path_factory.mktemp("home"))
     return env
-
-
-def run_cli(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run `llmusage ARGS` in a subprocess, as a user would."""
-    return subprocess.run(
-        [*LLMUSAGE, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
-    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from llmusage.proxy.bench import run
+from llmusage.devtools.proxy_bench import run
 
 
 def main() -> int:

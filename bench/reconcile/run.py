@@ -83,9 +83,9 @@ def _write_big_lake(url: str, lake: Path, rows: int) -> None:
     """A lake of `rows` logs from the seed's organization and generator, written straight to Parquet."""
     import polars as pl
 
-    from llmusage.seed.loader import SeedOptions, end_of_day
-    from llmusage.seed.org import build_org
-    from llmusage.seed.traffic import LogGenerator
+    from llmusage.devtools.seed.loader import SeedOptions, end_of_day
+    from llmusage.devtools.seed.org import build_org
+    from llmusage.devtools.seed.traffic import LogGenerator
 
     marker = lake / f".complete-v2-{rows}"
     if marker.exists():

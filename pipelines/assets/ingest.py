@@ -48,7 +48,7 @@ def dimension_snapshots(postgres: PostgresResource, lake: LakeResource):
 def spend_logs(context: dg.AssetExecutionContext, postgres: PostgresResource, lake: LakeResource):
     """Spend logs of the partition's UTC days, extracted to lake/spend_logs/date=YYYY-MM-DD/ (atomic rewrite)."""
     from llmusage.lake.extract import ExtractOptions, extract
-    from llmusage.quality import validate_spend_logs
+    from llmusage.lake.quality import validate_spend_logs
 
     window = context.partition_time_window
     first, last = window.start.date(), (window.end - timedelta(days=1)).date()

@@ -9,5 +9,5 @@ from llmusage.config import sql_dir
 
 @cache
 def load(relative: str) -> str:
-    """The text of `sql/<relative>`, e.g. `load("queries/over_budget.sql")`."""
+    """The text of `sql/<relative>`, e.g. `load("status/over_budget.sql")`."""
     return (sql_dir() / relative).read_text()

@@ -15,11 +15,13 @@ from typing import Any
 import aiohttp
 import psycopg
 import pytest
-from proxy_support import proxy_env, sha, spend_mismatches, start_mock, start_proxy, wait_for
-from rel_support import add_key, add_model, drained
 
 from llmusage.lake.extract import extract
 from llmusage.reconcile import reconcile
+from support.proxy import proxy_env, sha, spend_mismatches, start_mock, start_proxy, wait_for
+from support.reliability import add_key, add_model, drained
+
+pytestmark = pytest.mark.slow  # a fault, outage, crash or soak test: left out of `make test-fast`
 
 NEAR = "sk-near-spent-" + "n" * 20
 SHARED = "sk-shared-two-proxies-" + "s" * 12

@@ -18,9 +18,9 @@ import psycopg
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from proxy_support import wait_for
 
 from llmusage.lake.extract import extract
+from support.proxy import wait_for
 
 ROWS_PER_DAY = 20_000
 DAYS = 3
@@ -29,6 +29,8 @@ BLOCKING_EXTRACT = """
 import sys, time
 from pathlib import Path
 import llmusage.lake.extract as ex
+
+pytestmark = pytest.mark.slow  # a fault, outage, crash or soak test: left out of `make test-fast`
 real = ex.publish_file
 calls = []
 def publish(aside, target):
@@ -114,7 +116,7 @@ def test_extract_killed_mid_partition_then_rerun(url: str, clean_lake: Path, tmp
 
 
 def test_two_extracts_at_once_one_refuses(url: str, clean_lake: Path, tmp_path: Path) -> None:
-    from conftest import run_cli
+    from support.db import run_cli
 
     home = tmp_path / "home"
     lake = home / "lake"

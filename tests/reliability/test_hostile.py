@@ -22,13 +22,15 @@ from typing import Any
 import psycopg
 import pyarrow.parquet as pq
 import pytest
-from conftest import run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from proxy_support import http, proxy_env, sha, start_mock, start_proxy, wait_for
-from rel_support import add_key, add_model, chat
 
 from llmusage.lake.extract import extract
+from support.db import run_cli
+from support.proxy import http, proxy_env, sha, start_mock, start_proxy, wait_for
+from support.reliability import add_key, add_model, chat
+
+pytestmark = pytest.mark.slow  # a fault, outage, crash or soak test: left out of `make test-fast`
 
 USER_KEY = "sk-hostile-user-key-" + "h" * 16
 MASTER = "sk-master-test"  # proxy_env's LLMUSAGE_MASTER_KEY

@@ -15,10 +15,13 @@ import time
 from pathlib import Path
 
 import psycopg
-from proxy_support import proxy_env, spend_mismatches, start_mock, start_proxy, wait_for
-from rel_support import Load, add_key, add_model, chat, drained, rows_per_request
+import pytest
 
-from llmusage import embedded, migrations
+from llmusage.pg import embedded, migrations
+from support.proxy import proxy_env, spend_mismatches, start_mock, start_proxy, wait_for
+from support.reliability import Load, add_key, add_model, chat, drained, rows_per_request
+
+pytestmark = pytest.mark.slow  # a fault, outage, crash or soak test: left out of `make test-fast`
 
 OUTAGE_SECONDS = float(os.environ.get("LLMUSAGE_OUTAGE_SECONDS", "30"))
 KEYS = [f"sk-outage-{i}-{'x' * 16}" for i in range(3)]

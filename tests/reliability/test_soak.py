@@ -6,6 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # a fault, outage, crash or soak test: left out of `make test-fast`
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -13,14 +13,22 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import proxy_support
 import psycopg
 import pytest
-from proxy_support import proxy_env, spend_mismatches, start_mock, start_proxy, wait_for
-from rel_support import add_key, add_model, chat, drained, rows_per_request
-from test_proxy_crash import _set_database_reachable
 
+import support.proxy as proxy_support
 from llmusage.proxy.spool import Spool
+from support.proxy import (
+    proxy_env,
+    set_database_reachable,
+    spend_mismatches,
+    start_mock,
+    start_proxy,
+    wait_for,
+)
+from support.reliability import add_key, add_model, chat, drained, rows_per_request
+
+pytestmark = pytest.mark.slow  # a fault, outage, crash or soak test: left out of `make test-fast`
 
 KEY = "sk-diskfull-" + "z" * 20
 LIMIT = 48 * 1024  # bytes a file of the proxy may reach
@@ -43,7 +51,7 @@ def test_full_spool_disk_refuses_503_and_loses_nothing(
         assert chat(proxy.url, KEY)[0] == 200  # warms the key cache
         ok: list[str] = []
         statuses: list[int] = []
-        _set_database_reachable(database_url, False)
+        set_database_reachable(database_url, False)
         try:
             for i in range(400):  # about 70 rows fit under the limit
                 status, headers, body = chat(proxy.url, KEY, f"fill {i}")
@@ -59,7 +67,7 @@ def test_full_spool_disk_refuses_503_and_loses_nothing(
             assert statuses[statuses.index(503) :] == [503] * (len(statuses) - statuses.index(503))
             proxy.kill9()
         finally:
-            _set_database_reachable(database_url, True)
+            set_database_reachable(database_url, True)
         log = proxy.log.read_text(errors="replace")
         assert "cannot spool a spend log" in log
         print(f"disk full after {len(ok)} logged 200s; then {statuses.count(503)} x 503")

@@ -152,7 +152,7 @@ def reset_spend_logs(lake_dir: Path) -> None:
 
 
 def _connect(url: str) -> psycopg.Connection:
-    from llmusage.db import connect
+    from llmusage.pg.connect import connect
 
     return connect(url, autocommit=True)
 

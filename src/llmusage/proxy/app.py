@@ -67,7 +67,7 @@ class State:
 
     async def load_models(self) -> None:
         async with self.pool.connection(timeout=2.0) as conn:
-            cur = await conn.execute(sqlfiles.load("queries/proxy_models.sql"))
+            cur = await conn.execute(sqlfiles.load("proxy/models.sql"))
             rows = await cur.fetchall()
         self.models = {r[1]: route_from_row(r[0], r[1], r[2] or {}, r[3] or {}) for r in rows}
         self.models_loaded = True
@@ -521,14 +521,14 @@ def build_state(options: ProxyOptions) -> State:
     async def fetch(token: str) -> tuple[Any, ...] | None:
         try:
             async with pool.connection(timeout=1.0) as conn:
-                cur = await conn.execute(sqlfiles.load("queries/proxy_principal.sql"), {"token": token})
+                cur = await conn.execute(sqlfiles.load("proxy/principal.sql"), {"token": token})
                 row = await cur.fetchone()
                 if row is None:
                     return None
                 windows = budget_windows(row, datetime.now(UTC))
                 spends: dict[tuple[str, str], float] = {}
                 for (kind, entity), since in windows.items():
-                    query = sqlfiles.load(f"queries/proxy_window_spend_{kind}.sql")
+                    query = sqlfiles.load(f"proxy/window_spend_{kind}.sql")
                     cur = await conn.execute(query, {"id": entity, "since": since})  # type: ignore[arg-type]
                     found = await cur.fetchone()
                     spends[(kind, entity)] = float(found[0]) if found else 0.0

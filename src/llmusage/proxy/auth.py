@@ -61,7 +61,7 @@ class Principal:
 
 def budget_windows(row: tuple[Any, ...], now: datetime) -> dict[tuple[str, str], datetime]:
     """(kind, id) -> start of the current budget window, for the entities whose metadata sets one."""
-    from llmusage.budget_window import entity_window
+    from llmusage.budgets.window import entity_window
 
     (token, _, user_id, team_id, *_, user_meta, team_exists, _tm, _ts, _tmod, _tb,
      org_id, _om, _os, org_meta, key_meta, key_created, user_created, team_meta, team_created, org_created) = row  # fmt: skip
@@ -84,7 +84,7 @@ def principal_from_row(
     row: tuple[Any, ...], fetched_at: float, window_spends: dict[tuple[str, str], float] | None = None
 ) -> Principal:
     """A Principal from a proxy_principal.sql row; `window_spends` replaces the spend column of entities
-    whose budget applies to a window (llmusage.budget_window) by their spend in that window."""
+    whose budget applies to a window (llmusage.budgets.window) by their spend in that window."""
     (token, alias, user_id, team_id, key_models, key_max, key_spend, expires, key_blocked,
      user_exists, user_max, user_spend, user_meta,
      team_exists, team_max, team_spend, team_models, team_blocked,

@@ -174,7 +174,7 @@ async def _generate(request: Request, body: dict[str, Any], defaults: dict[str, 
         "metadata": Jsonb(_opt_dict(body, "metadata")),
         "expires": _expires(body.get("duration")),
     }  # fmt: skip
-    rows = await _run(request, "queries/mgmt_key_insert.sql", params)
+    rows = await _run(request, "proxy/management/key_insert.sql", params)
     out = dict(rows[0])
     out["key"] = raw
     out["token_id"] = out["token"]
@@ -194,7 +194,7 @@ async def key_info(request: Request) -> Response:
     if not key:
         raise errors.bad_request("pass ?key=sk-... (or the key's sha256 digest)")
     token = hash_key(key) if key.startswith("sk-") else key
-    rows = await _run(request, "queries/mgmt_key_info.sql", {"token": token})
+    rows = await _run(request, "proxy/management/key_info.sql", {"token": token})
     if not rows:
         raise errors.not_found("no such key", "key_not_found")
     return _ok({"key": token, "info": _key_info(rows[0])})
@@ -207,7 +207,7 @@ async def _set_blocked(request: Request, blocked: bool) -> Response:
     if not key:
         raise errors.bad_request("'key' is required (the sk- key or its sha256 digest)")
     token = hash_key(key) if key.startswith("sk-") else key
-    rows = await _run(request, "queries/mgmt_key_set_blocked.sql", {"token": token, "blocked": blocked})
+    rows = await _run(request, "proxy/management/key_set_blocked.sql", {"token": token, "blocked": blocked})
     if not rows:
         raise errors.not_found("no such key", "key_not_found")
     request.app[STATE].keys.invalidate(token)
@@ -244,7 +244,7 @@ async def team_new(request: Request) -> Response:
         "blocked": blocked,
         "metadata": Jsonb(_opt_dict(body, "metadata")),
     }
-    rows = await _run(request, "queries/mgmt_team_insert.sql", params)
+    rows = await _run(request, "proxy/management/team_insert.sql", params)
     return _ok(rows[0])
 
 
@@ -267,7 +267,7 @@ async def user_new(request: Request) -> Response:
         "max_budget": _opt_float(body, "max_budget"),
         "metadata": Jsonb(_opt_dict(body, "metadata")),
     }
-    rows = await _run(request, "queries/mgmt_user_insert.sql", params)
+    rows = await _run(request, "proxy/management/user_insert.sql", params)
     out = dict(rows[0])
     if body.get("auto_create_key", True) is not False:
         key = await _generate(
@@ -298,7 +298,7 @@ async def model_new(request: Request) -> Response:
     model_id = str(info.pop("id", None) or "model-" + hashlib.sha256(name.encode()).hexdigest()[:12])
     rows = await _run(
         request,
-        "queries/mgmt_model_upsert.sql",
+        "proxy/management/model_upsert.sql",
         {
             "model_id": model_id,
             "model_name": name,

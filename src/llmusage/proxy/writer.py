@@ -2,7 +2,7 @@
 
 `submit(row)` appends the row to the spool and returns a future that resolves once it is fsynced; the
 request completes only after that. A background task takes up to `batch_max` rows at a time and runs
-`sql/queries/proxy_write_logs.sql` in one transaction: insert ON CONFLICT (request_id) DO NOTHING, and add
+`sql/proxy/write_logs.sql` in one transaction: insert ON CONFLICT (request_id) DO NOTHING, and add
 the spend of the rows actually inserted to their key, user, team and organization. On a database error the
 batch stays queued and is retried with backoff (the spool keeps it across a crash meanwhile).
 """
@@ -143,7 +143,7 @@ class SpendWriter:
         rows = b"[" + b",".join(item.line for item in batch) + b"]"
         params = {"rows": rows.decode()}
         async with self.pool.connection(timeout=5.0) as conn, conn.transaction():
-            await conn.execute(sqlfiles.load("queries/proxy_write_logs.sql"), params)
+            await conn.execute(sqlfiles.load("proxy/write_logs.sql"), params)
 
     async def _write_each(self, batch: list[_Item]) -> list[_Item]:
         """Write rows singly; set aside those refused; requeue the rest on a connection failure."""

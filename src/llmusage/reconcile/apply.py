@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 
 from psycopg.types.json import Jsonb
 
-from llmusage.db import connect
+from llmusage.pg.connect import connect
 from llmusage.reconcile.compute import Reconciliation
 from llmusage.reconcile.snapshot import ENTITY_TYPES
 from llmusage.sqlfiles import load
@@ -53,11 +53,13 @@ def write_back(url: str, result: Reconciliation, repair_spend: bool = False) -> 
     with connect(url) as conn, conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
         previous = {
-            (t, e): s for t, e, s in conn.execute(load("queries/budget_status_current.sql")).fetchall()
+            (t, e): s
+            for t, e, s in conn.execute(load("reconcile/postgres/budget_status_current.sql")).fetchall()
         }
         flags = {
             kind: {
-                row[0]: (row[1], row[2]) for row in conn.execute(load(f"queries/flags_{kind}.sql")).fetchall()
+                row[0]: (row[1], row[2])
+                for row in conn.execute(load(f"reconcile/postgres/flags_{kind}.sql")).fetchall()
             }
             for kind in ENTITY_TYPES
         }
@@ -91,21 +93,23 @@ def write_back(url: str, result: Reconciliation, repair_spend: bool = False) -> 
                         "at": now,
                     }
                     cur.execute(
-                        load(f"queries/flag_{kind}.sql"), {"entity_id": entity, "marker": Jsonb(marker)}
+                        load(f"reconcile/postgres/flag_{kind}.sql"),
+                        {"entity_id": entity, "marker": Jsonb(marker)},
                     )  # type: ignore[arg-type]
                     events.append({**base, "action": "flagged", "old_status": old, "new_status": status,
                                    "detail": Jsonb(marker)})  # fmt: skip
                     report.flagged.append((kind, entity))
                     flagged = True
                 elif status in ("ok", "warning") and flagged:
-                    cur.execute(load(f"queries/unflag_{kind}.sql"), {"entity_id": entity})  # type: ignore[arg-type]
+                    cur.execute(load(f"reconcile/postgres/unflag_{kind}.sql"), {"entity_id": entity})  # type: ignore[arg-type]
                     events.append({**base, "action": "unflagged", "old_status": old, "new_status": status,
                                    "detail": Jsonb({"reason": "back_under_budget"})})  # fmt: skip
                     report.unflagged.append((kind, entity))
                     flagged = False
                 if repair_spend and status != "orphaned" and not row["drift_ok"]:
                     cur.execute(
-                        load(f"queries/repair_spend_{kind}.sql"), {"entity_id": entity, "drift": row["drift"]}
+                        load(f"reconcile/postgres/repair_spend_{kind}.sql"),
+                        {"entity_id": entity, "drift": row["drift"]},
                     )  # type: ignore[arg-type]
                     events.append({**base, "action": "spend_repaired", "old_status": old, "new_status": status,
                                    "detail": Jsonb({"recorded_spend": base["recorded_spend"],
@@ -125,9 +129,9 @@ def write_back(url: str, result: Reconciliation, repair_spend: bool = False) -> 
                         "flagged": bool(flagged),
                     }
                 )
-            cur.executemany(load("queries/budget_status_upsert.sql"), statuses)  # type: ignore[arg-type]
+            cur.executemany(load("reconcile/postgres/budget_status_upsert.sql"), statuses)  # type: ignore[arg-type]
             if events:
-                cur.executemany(load("queries/budget_event_insert.sql"), events)  # type: ignore[arg-type]
+                cur.executemany(load("reconcile/postgres/budget_event_insert.sql"), events)  # type: ignore[arg-type]
         report.events = len(events)
         report.statuses = len(statuses)
     return report

@@ -32,7 +32,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from llmusage.budget_window import entity_window
+from llmusage.budgets.window import entity_window
 from llmusage.errors import LlmusageError
 from llmusage.lake.extract import ExtractOptions
 from llmusage.lake.rollups import ensure_spend_daily
@@ -128,19 +128,19 @@ def reconcile(url: str, lake_dir: Path, options: ReconcileOptions | None = None)
         )
         if rollups:
             duck.read_parquet([str(p) for p in rollups]).create_view("rollup_files")
-            duck.execute(load("reconcile/lake_grain.sql"))
+            duck.execute(load("reconcile/duckdb/lake_grain.sql"))
         else:
-            duck.execute(load("reconcile/lake_grain_empty.sql"))
+            duck.execute(load("reconcile/duckdb/lake_grain_empty.sql"))
         if cutoff and cutoff_day in partitions and cutoff.time() != time():
             _view_of_files(duck, "cutoff_files", _files(partitions[cutoff_day]))
-            duck.execute(load("reconcile/partial_grain.sql"))
+            duck.execute(load("reconcile/duckdb/partial_grain.sql"))
         else:
-            duck.execute(load("reconcile/partial_grain_empty.sql"))
-        duck.execute(load("reconcile/entity_daily.sql"))
+            duck.execute(load("reconcile/duckdb/partial_grain_empty.sql"))
+        duck.execute(load("reconcile/duckdb/entity_daily.sql"))
         window_days = {start.date() for _, start in windows.values()}
         _edge_days(duck, window_days, _interest(list(windows)), partitions, cutoff_day, snapshot)
-        duck.execute(load("reconcile/in_window.sql"))
-        ledger = duck.sql(load("reconcile/ledger.sql")).pl()
+        duck.execute(load("reconcile/duckdb/in_window.sql"))
+        ledger = duck.sql(load("reconcile/duckdb/ledger.sql")).pl()
         entities = _combine(snapshot, ledger, options.threshold, windows)
         crossed = _first_exceeded(duck, entities, partitions, cutoff_day, snapshot)
         tail_rows = int(pc.sum(snapshot.tail_grain.column("requests")).as_py() or 0)
@@ -219,10 +219,10 @@ def _edge_days(
     duck.register("tail_edge", snapshot.tail_logs(tail_days, entities))
     if files:
         _view_of_files(duck, "edge_files", files)
-        duck.execute(load("reconcile/edge_logs.sql"))
+        duck.execute(load("reconcile/duckdb/edge_logs.sql"))
     else:
-        duck.execute(load("reconcile/edge_logs_tail_only.sql"))
-    duck.execute(load("reconcile/edge_entity_logs.sql"))
+        duck.execute(load("reconcile/duckdb/edge_logs_tail_only.sql"))
+    duck.execute(load("reconcile/duckdb/edge_entity_logs.sql"))
 
 
 Windows = dict[tuple[str, str], tuple[str, datetime]]  # (type, id) -> (budget_duration, window start)
@@ -348,7 +348,7 @@ def _first_exceeded(
         return pl.DataFrame()
     duck.register("exceeded", exceeded.to_arrow())
     params = {"abs_tol": ABS_TOLERANCE, "rel_tol": TOLERANCE}
-    crossings = duck.sql(load("reconcile/crossing_days.sql"), params=params).to_arrow_table()
+    crossings = duck.sql(load("reconcile/duckdb/crossing_days.sql"), params=params).to_arrow_table()
     if crossings.num_rows == 0:
         return pl.DataFrame()
     duck.register("crossings", crossings)
@@ -362,7 +362,7 @@ def _first_exceeded(
     _edge_days(
         duck, set(crossings.column("day").to_pylist()), _interest(crossed), partitions, cutoff, snapshot
     )
-    result = duck.sql(load("reconcile/first_exceeded.sql"), params=params).pl()
+    result = duck.sql(load("reconcile/duckdb/first_exceeded.sql"), params=params).pl()
     return result.with_columns(pl.col("first_exceeded_at").cast(pl.Datetime("us")))
 
 

@@ -14,15 +14,15 @@ import psycopg
 import pyarrow as pa
 from psycopg.rows import dict_row
 
-from llmusage.db import connect
+from llmusage.pg.connect import connect
 from llmusage.sqlfiles import load
 
 ENTITY_TYPES = ("key", "user", "team", "organization")
 _QUERIES = {
-    "key": "queries/reconcile_keys.sql",
-    "user": "queries/reconcile_users.sql",
-    "team": "queries/reconcile_teams.sql",
-    "organization": "queries/reconcile_organizations.sql",
+    "key": "reconcile/postgres/keys.sql",
+    "user": "reconcile/postgres/users.sql",
+    "team": "reconcile/postgres/teams.sql",
+    "organization": "reconcile/postgres/organizations.sql",
 }
 GRAIN_SCHEMA = pa.schema(
     [
@@ -72,7 +72,7 @@ class Snapshot:
             "days": sorted(days),
             **{f"{kind}s": sorted(entities.get(kind, ())) for kind in ENTITY_TYPES},
         }
-        rows = self._conn.execute(load("queries/reconcile_tail_logs.sql"), params).fetchall()  # type: ignore[arg-type]
+        rows = self._conn.execute(load("reconcile/postgres/tail_logs.sql"), params).fetchall()  # type: ignore[arg-type]
         return _table(rows, LOG_SCHEMA)
 
 
@@ -89,7 +89,7 @@ def open_snapshot(url: str, cutoff: datetime | None) -> Iterator[Snapshot]:
             with conn.cursor(row_factory=dict_row) as cur:
                 for kind, query in _QUERIES.items():
                     entities[kind] = cur.execute(load(query)).fetchall()  # type: ignore[arg-type]
-            grain = conn.execute(load("queries/reconcile_tail_grain.sql"), {"cutoff": since}).fetchall()  # type: ignore[arg-type]
+            grain = conn.execute(load("reconcile/postgres/tail_grain.sql"), {"cutoff": since}).fetchall()  # type: ignore[arg-type]
             yield Snapshot(
                 entities=entities,
                 tail_grain=_table(grain, GRAIN_SCHEMA),

@@ -17,7 +17,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 
-from llmusage.budget_window import entity_window
+from llmusage.budgets.window import entity_window
 from llmusage.lake.dims import dims_dir
 from llmusage.reports.params import parse_month
 from llmusage.reports.report import Report

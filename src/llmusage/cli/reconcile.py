@@ -1,0 +1,107 @@
+"""`llmusage reconcile`: ledger against recorded spend against budgets, printed, and written back on --apply."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from llmusage.config import Settings
+from llmusage.errors import LlmusageError
+
+
+@click.command()
+@click.option("--apply", "apply_", is_flag=True, help="Write flags, statuses and events back to PostgreSQL.")
+@click.option("--repair-spend", is_flag=True, help="With --apply: set drifted spend columns to the ledger.")
+@click.option(
+    "--threshold", type=float, default=0.8, show_default=True, help="Utilization that is a warning."
+)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--all", "show_all", is_flag=True, help="Table format: show entities that are ok too.")
+def reconcile(apply_: bool, repair_spend: bool, threshold: float, fmt: str, show_all: bool) -> None:
+    """Reconcile every key, user, team and organization against its logs and its budget."""
+    from llmusage.pg.connect import resolve_url
+    from llmusage.reconcile import ReconcileOptions, reconcile, write_back
+    from llmusage.reconcile.compute import to_json_rows
+
+    if repair_spend and not apply_:
+        raise LlmusageError("--repair-spend writes to PostgreSQL: give --apply with it")
+    settings = Settings.from_env()
+    url = resolve_url(settings)
+    result = reconcile(url, settings.lake_dir, ReconcileOptions(threshold=threshold))
+    applied = write_back(url, result, repair_spend=repair_spend) if apply_ else None
+    if fmt == "json":
+        out = {
+            "as_of": result.as_of.isoformat(),
+            "lake_cutoff": result.cutoff.isoformat() if result.cutoff else None,
+            "entities": to_json_rows(result.entities),
+        }
+        if applied:
+            out["applied"] = {
+                "flagged": applied.flagged,
+                "unflagged": applied.unflagged,
+                "repaired": applied.repaired,
+                "events": applied.events,
+            }
+        json.dump(out, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+        return
+    _print_table(result, show_all)
+    if applied:
+        click.echo(
+            f"applied: {len(applied.flagged)} flagged, {len(applied.unflagged)} unflagged, "
+            f"{len(applied.repaired)} spend repaired, {applied.events} events"
+        )
+
+
+def _money(value: float | None) -> str:
+    return "-" if value is None else f"${value:,.2f}"
+
+
+def _print_table(result: object, show_all: bool) -> None:
+    import polars as pl
+    from rich.console import Console
+    from rich.table import Table
+
+    from llmusage.reconcile import Reconciliation
+
+    assert isinstance(result, Reconciliation)
+    entities = result.entities
+    shown = entities if show_all else entities.filter((pl.col("status") != "ok") | ~pl.col("drift_ok"))
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+    source = (
+        f"lake before {result.cutoff:%Y-%m-%d %H:%M}, PostgreSQL after"
+        if result.cutoff
+        else "PostgreSQL (the lake is empty)"
+    )
+    table = Table(title=f"budgets as of {result.as_of:%Y-%m-%d %H:%M} UTC ({source})")
+    for column in (
+        "type",
+        "entity",
+        "status",
+        "ledger",
+        "recorded",
+        "drift",
+        "budget",
+        "used",
+        "exceeded at",
+        "top model",
+    ):
+        right = column in ("ledger", "recorded", "drift", "budget", "used")
+        table.add_column(column, justify="right" if right else "left", overflow="fold")
+    for row in shown.iter_rows(named=True):
+        drift = "" if row["drift_ok"] else _money(row["drift"])
+        used = f"{row['utilization']:.0%}" if row["utilization"] is not None else "-"
+        top = row["top_models"][0]["model"] if row["top_models"] else "-"
+        exceeded = f"{row['first_exceeded_at']:%Y-%m-%d %H:%M}" if row["first_exceeded_at"] else ""
+        name = row["name"] + (f" ({row['budget_duration']})" if row["budget_duration"] else "")
+        table.add_row(
+            row["entity_type"], name, row["status"], _money(row["ledger_spend"]), _money(row["recorded_spend"]),
+            drift, _money(row["max_budget"]), used, exceeded, top,
+        )  # fmt: skip
+    console.print(table)
+    counts = entities.group_by("status").len().sort("status")
+    summary = ", ".join(f"{n} {s}" for s, n in counts.iter_rows())
+    drifted = entities.filter(~pl.col("drift_ok")).height
+    console.print(f"{entities.height} entities: {summary}; {drifted} with drift")

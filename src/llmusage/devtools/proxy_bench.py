@@ -1,0 +1,278 @@
+"""The proxy benchmark: latency percentiles and throughput, direct to mock-upstream vs through the proxy.
+
+Everything runs on loopback on this machine: a scratch database on the configured server (migrated, one
+team/user/key/model, dropped afterwards), `llmusage mock-upstream` and `llmusage proxy` as subprocesses, and
+an in-process aiohttp load generator (uvloop). Each phase is bounded by a request count and a time limit.
+Afterwards every request that went through the proxy must have its spend log in PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from llmusage.config import Settings
+from llmusage.devtools.loopback import free_port, stop, wait_healthy
+from llmusage.pg import migrations
+from llmusage.pg.connect import resolve_url, with_database
+
+KEY = "sk-bench-" + "0" * 40
+BODY = json.dumps(
+    {"model": "bench-chat", "messages": [{"role": "user", "content": "hello bench"}], "max_tokens": 8}
+).encode()
+TARGETS = {"p50_ms": 1.0, "p99_ms": 5.0, "throughput_ratio_c32": 0.60}
+
+
+@dataclass
+class Phase:
+    target: str
+    concurrency: int
+    latencies: list[float]
+    seconds: float
+    failures: int
+
+    def pct(self, p: float) -> float:
+        lat = sorted(self.latencies)
+        if not lat:
+            return float("nan")
+        return lat[min(len(lat) - 1, round(p / 100 * (len(lat) - 1)))] * 1000
+
+    @property
+    def rps(self) -> float:
+        return len(self.latencies) / self.seconds if self.seconds else 0.0
+
+
+async def _phase(url: str, headers: dict[str, str], concurrency: int, count: int, limit_s: float) -> Phase:
+    import aiohttp
+
+    latencies: list[float] = []
+    failures = 0
+    remaining = count
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        warm = max(concurrency * 4, 50)
+
+        async def one() -> bool:
+            async with session.post(url, data=BODY, headers=headers) as resp:
+                await resp.read()
+                return resp.status == 200
+
+        await asyncio.gather(*[one() for _ in range(min(warm, concurrency))])
+        for _ in range(warm // concurrency):
+            await asyncio.gather(*[one() for _ in range(concurrency)])
+        deadline = time.perf_counter() + limit_s
+
+        async def worker() -> None:
+            nonlocal remaining, failures
+            while remaining > 0 and time.perf_counter() < deadline:
+                remaining -= 1
+                t0 = time.perf_counter()
+                try:
+                    ok = await one()
+                except Exception:
+                    ok = False
+                if ok:
+                    latencies.append(time.perf_counter() - t0)
+                else:
+                    failures += 1
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*[worker() for _ in range(concurrency)])
+        seconds = time.perf_counter() - t0
+    return Phase("", concurrency, latencies, seconds, failures)
+
+
+def _setup_db(server_url: str) -> str:
+    name = f"llmusage_bench_proxy_{os.getpid()}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = with_database(server_url, name)
+    with psycopg.connect(url, autocommit=True) as conn:
+        migrations.migrate(conn)
+    return url
+
+
+def _drop_db(server_url: str, url: str) -> None:
+    name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _seed(url: str, mock_url: str) -> None:
+    import hashlib
+
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            """INSERT INTO "LiteLLM_OrganizationTable" (organization_id, max_budget) VALUES ('org-b', 1e9)"""
+        )
+        conn.execute(
+            """INSERT INTO "LiteLLM_TeamTable" (team_id, organization_id, max_budget) VALUES ('team-b', 'org-b', 1e9)"""
+        )
+        conn.execute(
+            """INSERT INTO "LiteLLM_UserTable" (user_id, user_role, organization_id, max_budget)
+               VALUES ('user-b', 'user', 'org-b', 1e9)"""
+        )
+        conn.execute(
+            """INSERT INTO "LiteLLM_VerificationToken" (token, key_alias, user_id, team_id, max_budget)
+               VALUES (%s, 'bench', 'user-b', 'team-b', 1e9)""",
+            (hashlib.sha256(KEY.encode()).hexdigest(),),
+        )
+        params = {
+            "model": "openai/bench-upstream",
+            "api_base": mock_url + "/v1",
+            "api_key": "os.environ/BENCH_PROVIDER_KEY",
+        }
+        info = {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6}
+        conn.execute(
+            """INSERT INTO "LiteLLM_ProxyModelTable" (model_id, model_name, litellm_params, model_info)
+               VALUES ('m-bench', 'bench-chat', %s, %s)""",
+            (json.dumps(params), json.dumps(info)),
+        )
+
+
+def run(concurrencies: tuple[int, ...], count: int, limit_s: float, workers: int, rounds: int = 3,
+        out: object = None) -> int:  # fmt: skip
+    """Run the benchmark and print the table; 0 if every target is met, 1 otherwise."""
+    import uvloop
+
+    write = print if out is None else out  # type: ignore[assignment]
+    settings = Settings.from_env()
+    server_url = resolve_url(settings)
+    db_url = _setup_db(server_url)
+    procs: list[subprocess.Popen[bytes]] = []
+    home = tempfile.mkdtemp(prefix="llmusage-bench-")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LLMUSAGE_")}
+    env.update(LLMUSAGE_DATABASE_URL=db_url, LLMUSAGE_HOME=home, BENCH_PROVIDER_KEY="sk-bench-provider")
+    cmd = [sys.executable, "-m", "llmusage"]
+    try:
+        mport, pport = free_port(), free_port()
+        mock_url, proxy_url = f"http://127.0.0.1:{mport}", f"http://127.0.0.1:{pport}"
+        _seed(db_url, mock_url)
+        procs.append(
+            subprocess.Popen(
+                [*cmd, "mock-upstream", "--port", str(mport)], env=env, stderr=subprocess.DEVNULL
+            )
+        )
+        wait_healthy(mock_url, procs[-1])
+        procs.append(
+            subprocess.Popen([*cmd, "proxy", "--port", str(pport), "--workers", str(workers)], env=env, stderr=subprocess.DEVNULL)
+        )  # fmt: skip
+        wait_healthy(proxy_url, procs[-1])
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {KEY}"}
+        results: dict[tuple[str, int], Phase] = {}
+        for c in concurrencies:
+            # Alternate direct and proxy in short rounds so that both see the same background load.
+            for _ in range(rounds):
+                for target, base in (("direct", mock_url), ("proxy", proxy_url)):
+                    phase = uvloop.run(
+                        _phase(base + "/v1/chat/completions", headers, c, count // rounds, limit_s / rounds)
+                    )
+                    phase.target = target
+                    merged = results.get((target, c))
+                    if merged is None:
+                        results[(target, c)] = phase
+                    else:
+                        merged.latencies += phase.latencies
+                        merged.seconds += phase.seconds
+                        merged.failures += phase.failures
+        # Warm-up requests went through the proxy too: count them from the database, compare with the total sent.
+        logged = _wait_logged(db_url, proxy_url)
+        return _report(results, concurrencies, logged, write, workers)
+    finally:
+        stop(procs)
+        _drop_db(server_url, db_url)
+        import shutil
+
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _wait_logged(db_url: str, proxy_url: str) -> tuple[int, int]:
+    """(spend logs in the database, requests the proxy answered 200) once the spool is drained."""
+    import urllib.request
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(proxy_url + "/health/ready", timeout=2) as r:
+                if json.loads(r.read())["spool"]["depth"] == 0:
+                    break
+        except OSError:
+            pass
+        time.sleep(0.1)
+    with psycopg.connect(db_url) as conn:
+        logs, ok = conn.execute(
+            """SELECT count(*), count(*) FILTER (WHERE metadata->>'status' = 'success') FROM "LiteLLM_SpendLogs" """
+        ).fetchone()
+    return int(logs), int(ok)
+
+
+def _report(results: dict[tuple[str, int], Phase], concurrencies: tuple[int, ...], logged: tuple[int, int],
+            write: object, workers: int) -> int:  # fmt: skip
+    out = write  # type: ignore[assignment]
+    out(
+        f"proxy benchmark: {os.cpu_count()} CPUs, proxy workers={workers}, load generator in-process (aiohttp, uvloop)"
+    )
+    out("direct and proxy alternate in rounds; non-streaming chat completions (8 tokens); loopback only")
+    out("")
+    head = (
+        f"{'c':>4} {'target':<7} {'n':>6} {'fail':>4} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>8}"
+    )
+    out(head)
+    out("-" * len(head))
+    for c in concurrencies:
+        for target in ("direct", "proxy"):
+            p = results[(target, c)]
+            out(
+                f"{c:>4} {target:<7} {len(p.latencies):>6} {p.failures:>4} {p.pct(50):>8.3f} {p.pct(95):>8.3f} {p.pct(99):>8.3f} {p.rps:>8.0f}"
+            )
+        d, x = results[("direct", c)], results[("proxy", c)]
+        out(
+            f"{c:>4} {'added':<7} {'':>6} {'':>4} {x.pct(50) - d.pct(50):>+8.3f} {x.pct(95) - d.pct(95):>+8.3f} "
+            f"{x.pct(99) - d.pct(99):>+8.3f} {x.rps / d.rps:>7.0%}"
+        )  # fmt: skip
+    out("")
+    misses: list[str] = []
+    for c in concurrencies:
+        if c > 8:
+            continue
+        d, x = results[("direct", c)], results[("proxy", c)]
+        a50, a99 = x.pct(50) - d.pct(50), x.pct(99) - d.pct(99)
+        out(
+            f"target c={c}: added p50 {a50:.3f} ms (<= {TARGETS['p50_ms']}), added p99 {a99:.3f} ms (<= {TARGETS['p99_ms']})"
+        )
+        if a50 > TARGETS["p50_ms"]:
+            misses.append(f"c={c} added p50 {a50:.3f} ms > {TARGETS['p50_ms']} ms")
+        if a99 > TARGETS["p99_ms"]:
+            misses.append(f"c={c} added p99 {a99:.3f} ms > {TARGETS['p99_ms']} ms")
+    if 32 in concurrencies:
+        ratio = results[("proxy", 32)].rps / results[("direct", 32)].rps
+        out(f"target c=32: proxy throughput {ratio:.0%} of direct (>= {TARGETS['throughput_ratio_c32']:.0%})")
+        if ratio < TARGETS["throughput_ratio_c32"]:
+            misses.append(f"c=32 throughput {ratio:.0%} of direct < {TARGETS['throughput_ratio_c32']:.0%}")
+    failures = sum(p.failures for p in results.values())
+    out(f"failed requests: {failures}")
+    if failures:
+        misses.append(f"{failures} failed requests")
+    logs, successes = logged
+    sent = sum(len(p.latencies) for (t, _), p in results.items() if t == "proxy")
+    out(
+        f"spend logs in PostgreSQL: {logs} ({successes} success) for {sent} timed + warm-up requests through the proxy"
+    )
+    if sent > successes:
+        misses.append(f"only {successes} spend logs for at least {sent} proxied requests")
+    out("")
+    if misses:
+        out("MISSED: " + "; ".join(misses))
+        return 1
+    out("all targets met")
+    return 0

@@ -1,0 +1,88 @@
+"""Resolving the database URL and opening connections, with failures turned into one clear line."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from psycopg import conninfo
+
+from llmusage.config import Settings
+from llmusage.errors import LlmusageError
+from llmusage.pg import embedded
+
+
+def resolve_url(settings: Settings | None = None) -> str:
+    """The URL in use: `LLMUSAGE_DATABASE_URL` (validated), else the embedded server, started if needed."""
+    settings = settings or Settings.from_env()
+    if settings.database_url is None:
+        return embedded.ensure_running(settings.pg_dir).url()
+    validate_url(settings.database_url)
+    return settings.database_url
+
+
+def validate_url(url: str) -> dict[str, str]:
+    """Parse a libpq URL or key=value string; raise LlmusageError naming the problem."""
+    if not url.startswith(("postgresql://", "postgres://")) and "=" not in url:
+        raise LlmusageError(f"not a PostgreSQL URL (expected postgresql://...): {redact(url)}")
+    try:
+        parts = conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError as exc:
+        raise LlmusageError(f"not a valid PostgreSQL URL ({redact(url)}): {_first_line(exc)}") from exc
+    for port in str(parts.get("port") or "5432").split(","):
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise LlmusageError(f"not a valid PostgreSQL URL ({redact(url)}): port {port!r} is not a number")
+    return parts
+
+
+def redact(url: str) -> str:
+    """The URL with any password replaced by `***`, safe to print."""
+    try:
+        parts = conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return url.split("@")[-1] if "@" in url else url
+    if parts.get("password"):
+        parts["password"] = "***"
+    host = parts.get("host", "localhost")
+    port = parts.get("port", "5432")
+    user = parts.get("user", "")
+    return f"postgresql://{user + '@' if user else ''}{host}:{port}/{parts.get('dbname', '')}"
+
+
+def connect(url: str, **kwargs: object) -> psycopg.Connection:
+    """Open a connection; an unreachable server or a bad login is a LlmusageError, not a traceback."""
+    validate_url(url)
+    kwargs.setdefault("connect_timeout", 10)
+    try:
+        return psycopg.connect(url, **kwargs)  # type: ignore[arg-type]
+    except psycopg.OperationalError as exc:
+        raise LlmusageError(f"cannot connect to PostgreSQL at {redact(url)}: {_first_line(exc)}") from exc
+
+
+@contextmanager
+def connection(url: str, **kwargs: object) -> Iterator[psycopg.Connection]:
+    """`with connection(url) as conn:` commits on success, rolls back on error, always closes."""
+    conn = connect(url, **kwargs)
+    with conn:
+        yield conn
+
+
+def _first_line(exc: BaseException) -> str:
+    """An exception's message folded into one line."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    return "; ".join(lines) if lines else type(exc).__name__
+
+
+def with_database(url: str, dbname: str) -> str:
+    """The same server URL pointing at another database (used by the test harness and benchmarks)."""
+    parts = validate_url(url)
+    user = parts.get("user", "")
+    password = parts.get("password", "")
+    host = parts.get("host", "")
+    port = parts.get("port", "")
+    auth = f"{user}{':' + password if password else ''}@" if user else ""
+    if host.startswith("/"):
+        query = f"?host={host}" + (f"&port={port}" if port else "")
+        return f"postgresql://{auth}/{dbname}{query}"
+    return f"postgresql://{auth}{host}{':' + port if port else ''}/{dbname}"

@@ -1,9 +1,0 @@
-"""Deterministic synthetic traffic: an organization, its keys and models, and N priced spend logs.
-
-`build_org` makes the entities (`org.py`), `generate_logs` the spend logs in vectorized chunks
-(`traffic.py`), and `load` writes everything to PostgreSQL in one transaction (`loader.py`).
-"""
-
-from llmusage.seed.loader import SeedOptions, SeedReport, seed
-
-__all__ = ["SeedOptions", "SeedReport", "seed"]

@@ -1,0 +1,67 @@
+"""The real dagster-webserver on a free loopback port: the asset graph read through its GraphQL API."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from llmusage.devtools.loopback import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+QUERY = "{ assetNodes { assetKey { path } groupName hasAssetChecks dependencyKeys { path } } }"
+
+
+def _post(url: str, query: str) -> dict:
+    request = urllib.request.Request(
+        url, data=json.dumps({"query": query}).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def test_webserver_serves_the_asset_graph(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LLMUSAGE_", "DAGSTER_"))}
+    env.update(DAGSTER_HOME=str(tmp_path), LLMUSAGE_HOME=str(tmp_path / "home"))
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    webserver = Path(sys.executable).with_name("dagster-webserver")
+    proc = subprocess.Popen(
+        [str(webserver), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:] if proc.stderr else "exited"
+            try:
+                with urllib.request.urlopen(f"{base}/server_info", timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "dagster-webserver did not answer within 180 s"
+            time.sleep(0.5)
+        nodes = _post(f"{base}/graphql", QUERY)["data"]["assetNodes"]
+        by_key = {"/".join(n["assetKey"]["path"]): n for n in nodes}
+        assert by_key["spend_logs"]["groupName"] == "ingest" and by_key["spend_logs"]["hasAssetChecks"]
+        assert by_key["budget_status"]["groupName"] == "budgets" and by_key["budget_status"]["hasAssetChecks"]
+        assert by_key["warehouse"]["groupName"] == "warehouse"
+        assert ["budget_status"] in [d["path"] for d in by_key["budget_flags"]["dependencyKeys"]]
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
