@@ -1,0 +1,119 @@
+"""The entity kinds that carry spend and budgets, in one place: their tables, columns and write-back rules.
+
+Everything that names a kind (the proxy's admission, reconciliation, write-back, reports, the status
+table) takes it from here. A kind is:
+
+| kind           | table                       | id column         | metadata column | `blocked` honoured | a log is its own when |
+| -------------- | --------------------------- | ----------------- | --------------- | ------------------ | ---------------------------------- |
+| `key`          | `LiteLLM_VerificationToken` | `token`           | `metadata`      | yes                | `api_key` is the key's token       |
+| `user`         | `LiteLLM_UserTable`         | `user_id`         | `user_metadata` | no (marker)        | `"user"` is the user's id          |
+| `team`         | `LiteLLM_TeamTable`         | `team_id`         | `metadata`      | yes                | `team_id` is the team's id         |
+| `organization` | `LiteLLM_OrganizationTable` | `organization_id` | `metadata`      | no (marker)        | its team's organization, else its user's |
+
+Write-back marks an entity llmusage blocked with `BLOCK_MARKER` in its metadata column (with the reason,
+ledger and budget); where the gateway honours a `blocked` column, llmusage also sets it. A block without
+the marker is a person's and is never lifted by llmusage. Users and organizations have no `blocked`
+column: the llmusage proxy refuses them on the marker alone.
+
+Names that vary per kind are composed into SQL with `psycopg.sql.Identifier` (see `identifier`), never
+formatted in as text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from psycopg import sql
+
+BLOCK_MARKER = "llmusage_block"
+"""The metadata key of a block llmusage set (its value: reason, ledger and budget at the time)."""
+
+
+class Kind(StrEnum):
+    KEY = "key"
+    USER = "user"
+    TEAM = "team"
+    ORGANIZATION = "organization"
+
+
+@dataclass(frozen=True)
+class EntityKind:
+    """One kind of entity: where it lives in the operational database and how spend is attributed to it."""
+
+    kind: Kind
+    table: str
+    id_column: str
+    metadata_column: str
+    name_columns: tuple[str, ...]
+    """Columns that name the entity for people, in order of preference (the id when all are NULL)."""
+    honours_blocked: bool
+    """The gateway refuses the entity when its `blocked` column is true (else only the marker applies)."""
+    log_column: str | None
+    """The spend log column holding the entity's id; None for organizations (see `organization_of_log`)."""
+
+    @property
+    def label(self) -> str:
+        return self.kind.value
+
+    def identifier(self, column: str | None = None) -> sql.Identifier:
+        """The table (no argument) or one of its columns, quoted for composing SQL."""
+        return sql.Identifier(self.table if column is None else column)
+
+
+KEY = EntityKind(
+    Kind.KEY,
+    "LiteLLM_VerificationToken",
+    "token",
+    "metadata",
+    ("key_alias", "key_name"),
+    honours_blocked=True,
+    log_column="api_key",
+)
+USER = EntityKind(
+    Kind.USER,
+    "LiteLLM_UserTable",
+    "user_id",
+    "user_metadata",
+    ("user_email",),
+    honours_blocked=False,
+    log_column="user",
+)
+TEAM = EntityKind(
+    Kind.TEAM,
+    "LiteLLM_TeamTable",
+    "team_id",
+    "metadata",
+    ("team_alias",),
+    honours_blocked=True,
+    log_column="team_id",
+)
+ORGANIZATION = EntityKind(
+    Kind.ORGANIZATION,
+    "LiteLLM_OrganizationTable",
+    "organization_id",
+    "metadata",
+    ("organization_alias",),
+    honours_blocked=False,
+    log_column=None,
+)
+
+KINDS: tuple[EntityKind, ...] = (KEY, USER, TEAM, ORGANIZATION)
+"""Every kind, in the order reports and reconciliation list them."""
+
+_BY_NAME = {k.kind.value: k for k in KINDS}
+
+
+def entity_kind(name: str) -> EntityKind:
+    """The kind called `name` (`key`, `user`, `team`, `organization`); a ValueError for anything else."""
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise ValueError(f"unknown entity kind {name!r}; expected one of {', '.join(_BY_NAME)}") from None
+
+
+def organization_of_log(team_org: str | None, user_org: str | None) -> str | None:
+    """A log's organization on the llmusage flavour: its team's organization, else its user's.
+
+    The SQL that needs the same rule spells it `COALESCE(team.organization_id, user.organization_id)`."""
+    return team_org if team_org is not None else user_org
