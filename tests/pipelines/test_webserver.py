@@ -13,7 +13,7 @@ from pathlib import Path
 
 from llmusage.devtools.loopback import free_port
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 QUERY = "{ assetNodes { assetKey { path } groupName hasAssetChecks dependencyKeys { path } } }"
 
 
