@@ -72,7 +72,11 @@ async def _one(session: aiohttp.ClientSession, url: str, key: str, i: int) -> tu
 
 def _spend(url: str, key: str) -> float:
     with psycopg.connect(url) as conn:
-        return float(conn.execute("""SELECT spend FROM "LiteLLM_VerificationToken" WHERE token = %s""", (sha(key),)).fetchone()[0])  # fmt: skip
+        return float(
+            conn.execute(
+                """SELECT spend FROM "LiteLLM_VerificationToken" WHERE token = %s""", (sha(key),)
+            ).fetchone()[0]
+        )
 
 
 def test_200_concurrent_requests_overshoot_at_most_one_request(world: dict[str, Any]) -> None:
@@ -93,8 +97,10 @@ def test_200_concurrent_requests_overshoot_at_most_one_request(world: dict[str, 
     final = _spend(world["url"], NEAR)
     overshoot = final - NEAR_BUDGET
     one = max(costs)
-    print(f"200 at once, {NEAR_BUDGET - NEAR_SPENT:.6f} USD left: {len(costs)} admitted, "
-          f"{statuses.count(429)} x 429, final spend {final:.6f}, overshoot {overshoot:.6f} (one request {one:.6f})")  # fmt: skip
+    print(
+        f"200 at once, {NEAR_BUDGET - NEAR_SPENT:.6f} USD left: {len(costs)} admitted, "
+        f"{statuses.count(429)} x 429, final spend {final:.6f}, overshoot {overshoot:.6f} (one request {one:.6f})"
+    )
     assert 0 < len(costs) < 200
     assert overshoot <= one + 1e-12
     assert final == pytest.approx(NEAR_SPENT + sum(costs), abs=1e-12)
@@ -135,9 +141,11 @@ def test_two_proxies_share_a_budget_and_reconciliation_shows_it(world: dict[str,
     # Per process: its own in-flight (concurrency x one), plus what the other process can complete
     # before its commit is seen: (cache TTL + batch wait + 1 s slack) at concurrency / mock latency (0.1 s).
     bound = 2 * (concurrency * one + (TTL + 0.05 + 1.0) * concurrency / 0.1 * one)
-    print(f"two proxies, budget {SHARED_BUDGET}: {len(costs)} admitted "
-          f"({[sum(1 for s, _ in rs if s == 200) for rs in per_proxy]} per proxy), final {final:.6f}, "
-          f"overshoot {overshoot:.6f} = {overshoot / one:.1f} requests (bound {bound:.6f})")  # fmt: skip
+    print(
+        f"two proxies, budget {SHARED_BUDGET}: {len(costs)} admitted "
+        f"({[sum(1 for s, _ in rs if s == 200) for rs in per_proxy]} per proxy), final {final:.6f}, "
+        f"overshoot {overshoot:.6f} = {overshoot / one:.1f} requests (bound {bound:.6f})"
+    )
     assert final >= SHARED_BUDGET  # the budget was reached
     assert overshoot <= bound
     assert all(any(s == 200 for s, _ in rs) for rs in per_proxy)  # both proxies served

@@ -137,7 +137,11 @@ def test_fuzzed_headers_never_500(proxy: dict[str, Any]) -> None:
         mgmt=st.booleans(),
     )
     def run(auth: str, extra: dict[str, str], mgmt: bool) -> None:
-        headers = {k: v.strip() for k, v in extra.items() if k.lower() not in ("content-length", "transfer-encoding", "host", "connection", "expect")}  # fmt: skip
+        headers = {
+            k: v.strip()
+            for k, v in extra.items()
+            if k.lower() not in ("content-length", "transfer-encoding", "host", "connection", "expect")
+        }
         headers["Authorization"] = auth.strip()
         url = proxy["url"] + ("/key/generate" if mgmt else "/v1/chat/completions")
         body = {"model": "chat", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1}
@@ -206,8 +210,12 @@ def test_deep_nesting_and_invalid_utf8_are_400(proxy: dict[str, Any]) -> None:
     _check(status, resp_headers, body)
     assert status == 400 and b"nested too deeply" in body  # was a 500 (orjson parses 1024 levels, writes 254)
     # the same depth in `metadata` (not sent upstream) is served, and the stored payload is a marker
-    deep = {"model": "chat", "messages": [{"role": "user", "content": "x"}], "max_tokens": 1,
-            "metadata": {"tags": ["deep"], "x": nested}}  # fmt: skip
+    deep = {
+        "model": "chat",
+        "messages": [{"role": "user", "content": "x"}],
+        "max_tokens": 1,
+        "metadata": {"tags": ["deep"], "x": nested},
+    }
     status, resp_headers, body = http("POST", url, deep, headers)
     _check(status, resp_headers, body)
     assert status == 200, body
@@ -232,8 +240,13 @@ def test_deep_nesting_and_invalid_utf8_are_400(proxy: dict[str, Any]) -> None:
 
 def test_crlf_is_never_echoed_into_headers(proxy: dict[str, Any]) -> None:
     evil = "chat\r\nSet-Cookie: pwned=1\r\nX-Injected: yes"
-    body = {"model": evil, "messages": [{"role": "user", "content": evil}], "user": evil,
-            "metadata": {"tags": [evil]}, "max_tokens": 1}  # fmt: skip
+    body = {
+        "model": evil,
+        "messages": [{"role": "user", "content": evil}],
+        "user": evil,
+        "metadata": {"tags": [evil]},
+        "max_tokens": 1,
+    }
     headers = {"Authorization": f"Bearer {USER_KEY}", "X-Request-Id": "client\tcontrolled"}
     for payload in (body, {**body, "model": "chat"}):
         status, resp_headers, resp = http("POST", proxy["url"] + "/v1/chat/completions", payload, headers)
@@ -269,10 +282,14 @@ def test_management_refuses_every_key_but_the_master(proxy: dict[str, Any]) -> N
     for method, route in routes:
         for key in WRONG_KEYS:
             for header in ({"Authorization": f"Bearer {key}"}, {"x-api-key": key}, {}):
-                status, resp_headers, body = http(method, proxy["url"] + route, {} if method == "POST" else None, header)  # fmt: skip
+                status, resp_headers, body = http(
+                    method, proxy["url"] + route, {} if method == "POST" else None, header
+                )
                 _check(status, resp_headers, body)
                 assert status == 401, (route, key, body)
-    status, _, body = http("GET", proxy["url"] + "/key/info?key=" + USER_KEY, headers={"Authorization": f"Bearer {MASTER}"})  # fmt: skip
+    status, _, body = http(
+        "GET", proxy["url"] + "/key/info?key=" + USER_KEY, headers={"Authorization": f"Bearer {MASTER}"}
+    )
     assert status == 200, body
 
 
@@ -320,18 +337,37 @@ def test_sql_injection_in_management_fields_is_stored_as_data(proxy: dict[str, A
         ]
         keys_before = conn.execute('SELECT count(*) FROM "LiteLLM_VerificationToken"').fetchone()[0]
     for i, evil in enumerate(INJECTIONS):
-        status, _, body = http("POST", url + "/team/new", {"team_id": evil, "team_alias": evil, "metadata": {evil: evil}}, master)  # fmt: skip
+        status, _, body = http(
+            "POST", url + "/team/new", {"team_id": evil, "team_alias": evil, "metadata": {evil: evil}}, master
+        )
         assert status == 200, body
-        status, _, body = http("POST", url + "/user/new", {"user_id": evil, "user_email": evil, "team_id": evil,
-                                                           "metadata": {"x": evil}, "key_alias": evil}, master)  # fmt: skip
+        status, _, body = http(
+            "POST",
+            url + "/user/new",
+            {
+                "user_id": evil,
+                "user_email": evil,
+                "team_id": evil,
+                "metadata": {"x": evil},
+                "key_alias": evil,
+            },
+            master,
+        )
         assert status == 200, body
         proxy["generated"].append(json.loads(body)["key"])
-        status, _, body = http("POST", url + "/key/generate", {"key_alias": evil, "team_id": evil, "user_id": evil,
-                                                              "metadata": {evil: [evil]}}, master)  # fmt: skip
+        status, _, body = http(
+            "POST",
+            url + "/key/generate",
+            {"key_alias": evil, "team_id": evil, "user_id": evil, "metadata": {evil: [evil]}},
+            master,
+        )
         assert status == 200, body
         proxy["generated"].append(json.loads(body)["key"])
-        model = {"model_name": f"m{i}{evil}", "litellm_params": {"model": f"openai/{evil}", "api_base": evil},
-                 "model_info": {"input_cost_per_token": 0, "note": evil}}  # fmt: skip
+        model = {
+            "model_name": f"m{i}{evil}",
+            "litellm_params": {"model": f"openai/{evil}", "api_base": evil},
+            "model_info": {"input_cost_per_token": 0, "note": evil},
+        }
         status, _, body = http("POST", url + "/model/new", model, master)
         assert status == 200, body
     with psycopg.connect(proxy["db"]) as conn:
@@ -471,14 +507,21 @@ def test_zz_keys_never_leak(proxy: dict[str, Any], tmp_path: Path) -> None:
         logs = "\n".join(
             r[0] for r in conn.execute("""SELECT row_to_json(l)::text FROM "LiteLLM_SpendLogs" l""")
         )
-        tokens = "\n".join(r[0] for r in conn.execute("""SELECT row_to_json(t)::text FROM "LiteLLM_VerificationToken" t"""))  # fmt: skip
+        tokens = "\n".join(
+            r[0] for r in conn.execute("""SELECT row_to_json(t)::text FROM "LiteLLM_VerificationToken" t""")
+        )
     lake = tmp_path / "lake"
     extract(proxy["db"], lake, None)
     lake_text = "\n".join(str(pq.read_table(f).to_pylist()) for f in lake.rglob("*.parquet"))
     lake_text += "\n".join(f.read_text() for f in lake.rglob("*.json"))
     assert logs and lake_text and tokens
-    for name, text in (("proxy log", log), ("error bodies", errors), ("spend logs", logs),
-                       ("key table", tokens), ("lake", lake_text)):  # fmt: skip
+    for name, text in (
+        ("proxy log", log),
+        ("error bodies", errors),
+        ("spend logs", logs),
+        ("key table", tokens),
+        ("lake", lake_text),
+    ):
         leaked = sorted(s for s in secrets if s in text)
         assert not leaked, f"{name} contains raw keys: {leaked}"
     assert sha(USER_KEY) in logs  # the digest is what is stored

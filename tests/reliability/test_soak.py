@@ -14,8 +14,20 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_soak_30_seconds(database_url: str) -> None:
-    cmd = [sys.executable, str(ROOT / "bench" / "soak.py"), "--seconds", "30", "--rate", "100",
-           "--sample-every", "2", "--max-growth-mb", "32", "--database-url", database_url]  # fmt: skip
+    cmd = [
+        sys.executable,
+        str(ROOT / "bench" / "soak.py"),
+        "--seconds",
+        "30",
+        "--rate",
+        "100",
+        "--sample-every",
+        "2",
+        "--max-growth-mb",
+        "32",
+        "--database-url",
+        database_url,
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=150, check=False)
     print(done.stdout)
     assert done.returncode == 0, done.stdout + done.stderr

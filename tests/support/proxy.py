@@ -25,8 +25,14 @@ from llmusage.pg.connect import with_database
 LLMUSAGE = [sys.executable, "-m", "llmusage"]
 
 
-def http(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None,
-         raw: bytes | None = None, timeout: float = 10) -> tuple[int, dict[str, str], bytes]:  # fmt: skip
+def http(
+    method: str,
+    url: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    raw: bytes | None = None,
+    timeout: float = 10,
+) -> tuple[int, dict[str, str], bytes]:
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
     req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     try:

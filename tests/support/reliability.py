@@ -47,8 +47,14 @@ def add_key(
     )
 
 
-def chat(url: str, key: str, content: str = "hello", max_tokens: int = 4, timeout: float = 10.0,
-         extra_headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:  # fmt: skip
+def chat(
+    url: str,
+    key: str,
+    content: str = "hello",
+    max_tokens: int = 4,
+    timeout: float = 10.0,
+    extra_headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, str], bytes]:
     body = {"model": "chat", "messages": [{"role": "user", "content": content}], "max_tokens": max_tokens}
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json", **(extra_headers or {})}
     return http("POST", url + "/v1/chat/completions", body, headers, timeout=timeout)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import psycopg
 from psycopg import conninfo
 
@@ -50,22 +47,13 @@ def redact(url: str) -> str:
     return f"postgresql://{user + '@' if user else ''}{host}:{port}/{parts.get('dbname', '')}"
 
 
-def connect(url: str, **kwargs: object) -> psycopg.Connection:
+def connect(url: str, *, autocommit: bool = False, connect_timeout: int = 10) -> psycopg.Connection:
     """Open a connection; an unreachable server or a bad login is a LlmusageError, not a traceback."""
     validate_url(url)
-    kwargs.setdefault("connect_timeout", 10)
     try:
-        return psycopg.connect(url, **kwargs)  # type: ignore[arg-type]
+        return psycopg.connect(url, autocommit=autocommit, connect_timeout=connect_timeout)
     except psycopg.OperationalError as exc:
         raise LlmusageError(f"cannot connect to PostgreSQL at {redact(url)}: {_first_line(exc)}") from exc
-
-
-@contextmanager
-def connection(url: str, **kwargs: object) -> Iterator[psycopg.Connection]:
-    """`with connection(url) as conn:` commits on success, rolls back on error, always closes."""
-    conn = connect(url, **kwargs)
-    with conn:
-        yield conn
 
 
 def _first_line(exc: BaseException) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import psycopg
 
+from llmusage import sqlfiles
 from llmusage.config import sql_dir
 from llmusage.errors import LlmusageError
 
@@ -121,7 +122,7 @@ def migrate(conn: psycopg.Connection, directory: Path | None = None) -> list[Mig
         for migration in todo:
             try:
                 with conn.transaction():
-                    conn.execute(migration.sql)  # type: ignore[arg-type]
+                    conn.execute(sqlfiles.trusted(migration.sql))
                     conn.execute(
                         f"INSERT INTO {MIGRATIONS_TABLE} (version, name, checksum) VALUES (%s, %s, %s)",
                         (migration.version, migration.name, migration.checksum),
