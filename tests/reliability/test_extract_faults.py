@@ -22,6 +22,8 @@ import pytest
 from llmusage.lake.extract import extract
 from support.proxy import wait_for
 
+pytestmark = pytest.mark.slow  # a fault, outage, crash or soak test: left out of `make test-fast`
+
 ROWS_PER_DAY = 20_000
 DAYS = 3
 
@@ -30,7 +32,6 @@ import sys, time
 from pathlib import Path
 import llmusage.lake.extract as ex
 
-pytestmark = pytest.mark.slow  # a fault, outage, crash or soak test: left out of `make test-fast`
 real = ex.publish_file
 calls = []
 def publish(aside, target):
