@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from llmusage.config import Settings
 from llmusage.errors import LlmusageError
+
+if TYPE_CHECKING:
+    from llmusage.reconcile import Reconciliation
 
 
 @click.command()
@@ -59,14 +63,11 @@ def _money(value: float | None) -> str:
     return "-" if value is None else f"${value:,.2f}"
 
 
-def _print_table(result: object, show_all: bool) -> None:
+def _print_table(result: Reconciliation, show_all: bool) -> None:
     import polars as pl
     from rich.console import Console
     from rich.table import Table
 
-    from llmusage.reconcile import Reconciliation
-
-    assert isinstance(result, Reconciliation)
     entities = result.entities
     shown = entities if show_all else entities.filter((pl.col("status") != "ok") | ~pl.col("drift_ok"))
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
