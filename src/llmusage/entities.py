@@ -122,7 +122,9 @@ def entity_kind(name: str) -> EntityKind:
 def organization_of_log(team_org: str | None, user_org: str | None) -> str | None:
     """A log's organization on the llmusage flavour: its team's organization, else its user's.
 
-    The SQL that needs the same rule spells it `COALESCE(team.organization_id, user.organization_id)`."""
+    Reconciliation's DuckDB SQL takes it from one macro (`sql/reconcile/duckdb/log_organization.sql`); the
+    PostgreSQL queries and the warehouse's `spend_lines` spell it `COALESCE(team.organization_id,
+    user.organization_id)`."""
     return team_org if team_org is not None else user_org
 
 

@@ -275,8 +275,10 @@ def test_budget_windows_count_only_the_current_window(db: str, tmp_path: Path) -
         conn.execute(
             """UPDATE "LiteLLM_VerificationToken" SET metadata = '{"budget_duration": "1mo"}' WHERE token = 'key-1'"""
         )
-        conn.execute("""UPDATE "LiteLLM_UserTable" SET user_metadata = %s, created_at = '2026-01-01 07:45' WHERE user_id = 'user-1'""",
-                     (Jsonb({"budget_duration": "24h"}),))  # fmt: skip
+        conn.execute(
+            """UPDATE "LiteLLM_UserTable" SET user_metadata = %s, created_at = '2026-01-01 07:45' WHERE user_id = 'user-1'""",
+            (Jsonb({"budget_duration": "24h"}),),
+        )
     result = _run(db, tmp_path)
     key = _row(result, "key", "key-1")
     assert key["budget_duration"] == "1mo" and key["window_start"] == datetime(2026, 5, 1)
