@@ -16,13 +16,15 @@ the marker is a person's and is never lifted by llmusage. Users and organization
 column: the llmusage proxy refuses them on the marker alone.
 
 Names that vary per kind are composed into SQL with `psycopg.sql.Identifier` (see `identifier`), never
-formatted in as text.
+formatted in as text: `compose` fills a per-kind template (one SQL file for all four kinds, such as
+`sql/reconcile/postgres/flag.sql`) with the kind's table and columns.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import LiteralString, cast
 
 from psycopg import sql
 
@@ -51,6 +53,9 @@ class EntityKind:
     """The gateway refuses the entity when its `blocked` column is true (else only the marker applies)."""
     log_column: str | None
     """The spend log column holding the entity's id; None for organizations (see `organization_of_log`)."""
+    organization_column: str | None = None
+    """The column naming the entity's organization, through which a log is attributed to one (teams, then
+    users: see `organization_of_log`); None for kinds that attribute no organization."""
 
     @property
     def label(self) -> str:
@@ -78,6 +83,7 @@ USER = EntityKind(
     ("user_email",),
     honours_blocked=False,
     log_column="user",
+    organization_column="organization_id",
 )
 TEAM = EntityKind(
     Kind.TEAM,
@@ -87,6 +93,7 @@ TEAM = EntityKind(
     ("team_alias",),
     honours_blocked=True,
     log_column="team_id",
+    organization_column="organization_id",
 )
 ORGANIZATION = EntityKind(
     Kind.ORGANIZATION,
@@ -115,5 +122,40 @@ def entity_kind(name: str) -> EntityKind:
 def organization_of_log(team_org: str | None, user_org: str | None) -> str | None:
     """A log's organization on the llmusage flavour: its team's organization, else its user's.
 
-    The SQL that needs the same rule spells it `COALESCE(team.organization_id, user.organization_id)`."""
+    Reconciliation's DuckDB SQL takes it from one macro (`sql/reconcile/duckdb/log_organization.sql`); the
+    PostgreSQL queries and the warehouse's `spend_lines` spell it `COALESCE(team.organization_id,
+    user.organization_id)`."""
     return team_org if team_org is not None else user_org
+
+
+def compose(template: str, kind: EntityKind) -> sql.Composed:
+    """`template`, the text of a per-kind SQL file, with its placeholders filled in for `kind`:
+
+    | placeholder      | becomes                                                                        |
+    | ---------------- | ------------------------------------------------------------------------------ |
+    | `{table}`        | the table                                                                      |
+    | `{id}`           | the id column                                                                  |
+    | `{metadata}`     | the metadata column                                                            |
+    | `{name}`         | `COALESCE(<name columns>, <id column>)`: what people call the entity           |
+    | `{organization}` | `organization_column`, else `NULL`                                             |
+    | `{blocked}`      | `COALESCE(blocked, FALSE)` where the gateway honours `blocked`, else `FALSE`    |
+    | `{block}`        | `blocked = TRUE,` where the gateway honours `blocked`, else nothing             |
+    | `{unblock}`      | `blocked = FALSE,` where the gateway honours `blocked`, else nothing            |
+    | `{block_marker}` | `BLOCK_MARKER` as a string literal                                              |
+
+    Names are quoted identifiers and the marker a quoted literal; values stay bound parameters (`%(name)s`).
+    A brace that SQL means literally is doubled (`'{{}}'::jsonb`)."""
+    blocked = sql.Identifier("blocked")
+    honoured = kind.honours_blocked
+    names = [sql.Identifier(column) for column in (*kind.name_columns, kind.id_column)]
+    return sql.SQL(cast(LiteralString, template)).format(  # the project's own SQL files, never user text
+        table=kind.identifier(),
+        id=kind.identifier(kind.id_column),
+        metadata=kind.identifier(kind.metadata_column),
+        name=sql.SQL("COALESCE({})").format(sql.SQL(", ").join(names)),
+        organization=kind.identifier(kind.organization_column) if kind.organization_column else sql.NULL,
+        blocked=sql.SQL("COALESCE({}, FALSE)").format(blocked) if honoured else sql.SQL("FALSE"),
+        block=sql.SQL("{} = TRUE,").format(blocked) if honoured else sql.SQL(""),
+        unblock=sql.SQL("{} = FALSE,").format(blocked) if honoured else sql.SQL(""),
+        block_marker=sql.Literal(BLOCK_MARKER),
+    )

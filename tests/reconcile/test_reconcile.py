@@ -12,7 +12,7 @@ import pytest
 from psycopg.types.json import Jsonb
 
 from llmusage.errors import LlmusageError
-from llmusage.reconcile import ReconcileOptions, reconcile, write_back
+from llmusage.reconcile import ReconcileOptions, Reconciliation, reconcile, write_back
 from support.db import run_cli
 
 AS_OF = datetime(2026, 5, 20, 12, 0)
@@ -77,11 +77,11 @@ def _budget(url: str, table: str, column: str, entity: str, budget: float | None
         conn.execute(f'UPDATE "{table}" SET max_budget = %s WHERE "{column}" = %s', (budget, entity))
 
 
-def _run(url: str, tmp_path: Path, **options: object):
-    return reconcile(url, tmp_path / "lake", ReconcileOptions(as_of=AS_OF, **options))  # type: ignore[arg-type]
+def _run(url: str, tmp_path: Path, threshold: float = ReconcileOptions.threshold) -> Reconciliation:
+    return reconcile(url, tmp_path / "lake", ReconcileOptions(threshold=threshold, as_of=AS_OF))
 
 
-def _row(result, kind: str, entity: str) -> dict:
+def _row(result: Reconciliation, kind: str, entity: str) -> dict:
     rows = result.entities.filter(
         (result.entities["entity_type"] == kind) & (result.entities["entity_id"] == entity)
     )
@@ -275,8 +275,10 @@ def test_budget_windows_count_only_the_current_window(db: str, tmp_path: Path) -
         conn.execute(
             """UPDATE "LiteLLM_VerificationToken" SET metadata = '{"budget_duration": "1mo"}' WHERE token = 'key-1'"""
         )
-        conn.execute("""UPDATE "LiteLLM_UserTable" SET user_metadata = %s, created_at = '2026-01-01 07:45' WHERE user_id = 'user-1'""",
-                     (Jsonb({"budget_duration": "24h"}),))  # fmt: skip
+        conn.execute(
+            """UPDATE "LiteLLM_UserTable" SET user_metadata = %s, created_at = '2026-01-01 07:45' WHERE user_id = 'user-1'""",
+            (Jsonb({"budget_duration": "24h"}),),
+        )
     result = _run(db, tmp_path)
     key = _row(result, "key", "key-1")
     assert key["budget_duration"] == "1mo" and key["window_start"] == datetime(2026, 5, 1)

@@ -1,10 +1,8 @@
--- The edge days' logs, once per entity they count for (key, user, team, organization).
+-- The edge days' logs, once per entity they count for (key, user, team, and organization: its team's,
+-- else its user's; see log_organization.sql).
 CREATE OR REPLACE TEMP VIEW edge_entity_logs AS
 WITH attributed AS (
-    SELECT l.*, COALESCE(t.organization_id, u.organization_id) AS organization_id
-    FROM edge_logs AS l
-    LEFT JOIN pg_teams AS t ON t.team_id = l.team_id
-    LEFT JOIN pg_users AS u ON u.user_id = l."user"
+    SELECT *, log_organization(team_id, "user") AS organization_id FROM edge_logs
 )
 SELECT 'key' AS entity_type, api_key AS entity_id, model, day, created_at, spend
 FROM attributed WHERE api_key IS NOT NULL

@@ -3,7 +3,9 @@
 Each file in `sql/warehouse/` is one SELECT named after the file (`spend_logs.sql` makes `spend_logs`),
 created in file-name order after a two-digit prefix (`10_spend_logs.sql`). A first line
 `-- materialize: table` makes a table (computed once per build), otherwise a view (read from the lake at
-query time). `{lake}` in a file stands for the lake directory as a quoted SQL string literal.
+query time). `{lake}` in a file stands for the lake directory as a quoted SQL string literal, and
+`{reconciliation}` for the saved reconciliation (`read_parquet(...)` of it, else `no_reconciliation`, a
+relation `40_budget_status.sql` defines with the same columns and no rows).
 
 The build writes `.warehouse.duckdb.<pid>.tmp` beside the target, checkpoints and closes it, then renames
 it over `warehouse.duckdb`. An analyst's open connection keeps reading the old file (its inode lives on
@@ -50,9 +52,13 @@ def quote_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def build(lake_dir: Path, target: Path) -> list[WarehouseObject]:
-    """Build the warehouse aside and rename it over `target`; returns what it holds."""
+def build(lake_dir: Path, target: Path, reconcile_dir: Path | None = None) -> list[WarehouseObject]:
+    """Build the warehouse aside and rename it over `target`; returns what it holds. `reconcile_dir` holds
+    the saved reconciliation (default: `reconcile/` beside the lake, as `llmusage.config.Settings` lays out
+    LLMUSAGE_HOME)."""
     import duckdb
+
+    from llmusage.reconcile.store import entities_path
 
     if not any(spend_logs_dir(lake_dir).glob("date=*/*.parquet")):
         raise LlmusageError(
@@ -69,8 +75,12 @@ def build(lake_dir: Path, target: Path) -> list[WarehouseObject]:
         conn = duckdb.connect(str(aside))
         try:
             lake = quote_literal(str(lake_dir.absolute()))
+            saved = entities_path(reconcile_dir or lake_dir.parent / "reconcile").absolute()
+            reconciliation = (
+                f"read_parquet({quote_literal(str(saved))})" if saved.exists() else "no_reconciliation"
+            )
             for name, kind, text in definitions():
-                select = text.replace("{lake}", lake)
+                select = text.replace("{lake}", lake).replace("{reconciliation}", reconciliation)
                 conn.execute(f"CREATE {kind.upper()} {name} AS {select}")
                 rows = None
                 if kind == "table":

@@ -1,7 +1,7 @@
 """Writing reconciliation back to PostgreSQL, in one transaction, idempotently.
 
 - An exceeded key or team is blocked (`blocked = true`) and an exceeded user or organization flagged,
-  each with the marker `llmusage_block` (reason, ledger spend, budget, time) in its metadata
+  each with the marker `llmusage.entities.BLOCK_MARKER` (reason, ledger spend, budget, time) in its metadata
   (`user_metadata` for users). The proxy refuses all four.
 - A flag is lifted only where the marker says llmusage set it, once the entity is back under budget
   (budget raised, spend reset, window rolled over). A block without the marker is a person's and is
@@ -21,9 +21,9 @@ from datetime import UTC, datetime
 
 from psycopg.types.json import Jsonb
 
+from llmusage.entities import KINDS, compose, entity_kind
 from llmusage.pg.connect import connect
 from llmusage.reconcile.compute import Reconciliation
-from llmusage.reconcile.snapshot import ENTITY_TYPES
 from llmusage.sqlfiles import load
 
 _LOCK_KEY = 0x6C6C7265  # "llre": one write-back at a time
@@ -39,11 +39,16 @@ class ApplyReport:
     statuses: int = 0
 
 
-def _number(value: object) -> float | None:
+def _number(value: float | None) -> float | None:
     if value is None:
         return None
-    number = float(value)  # type: ignore[arg-type]
+    number = float(value)
     return None if math.isnan(number) else number
+
+
+def _event(base: dict, action: str, old: str | None, new: str, detail: dict) -> dict:
+    """One row of reconcile/postgres/budget_event_insert.sql."""
+    return {**base, "action": action, "old_status": old, "new_status": new, "detail": Jsonb(detail)}
 
 
 def write_back(url: str, result: Reconciliation, repair_spend: bool = False) -> ApplyReport:
@@ -57,35 +62,39 @@ def write_back(url: str, result: Reconciliation, repair_spend: bool = False) -> 
             for t, e, s in conn.execute(load("reconcile/postgres/budget_status_current.sql")).fetchall()
         }
         flags = {
-            kind: {
+            kind.label: {
                 row[0]: (row[1], row[2])
-                for row in conn.execute(load(f"reconcile/postgres/flags_{kind}.sql")).fetchall()
+                for row in conn.execute(compose(load("reconcile/postgres/flags.sql"), kind)).fetchall()
             }
-            for kind in ENTITY_TYPES
+            for kind in KINDS
         }
         events: list[dict] = []
         statuses: list[dict] = []
         with conn.cursor() as cur:
             for row in result.entities.iter_rows(named=True):
-                kind, entity, status = row["entity_type"], row["entity_id"], row["status"]
+                label, entity, status = row["entity_type"], row["entity_id"], row["status"]
+                kind = entity_kind(label)
                 base = {
-                    "entity_type": kind,
+                    "entity_type": label,
                     "entity_id": entity,
                     "name": row["name"],
                     "ledger_spend": _number(row["ledger_spend"]),
                     "recorded_spend": _number(row["recorded_spend"]),
                     "max_budget": _number(row["max_budget"]),
                 }
-                old = previous.get((kind, entity))
+                old = previous.get((label, entity))
                 if old != status:
-                    events.append({**base, "action": "status_changed", "old_status": old, "new_status": status,
-                                   "detail": Jsonb({"utilization": _number(row["utilization"])})})  # fmt: skip
+                    events.append(
+                        _event(
+                            base, "status_changed", old, status, {"utilization": _number(row["utilization"])}
+                        )
+                    )
                     report.status_changes += 1
-                blocked, flagged = flags[kind].get(entity, (False, False))
-                has_block_column = kind in ("key", "team")  # users and organizations: the marker is the flag
-                persons_block = has_block_column and blocked and not flagged
-                needs_flag = not flagged or (has_block_column and not blocked)  # new, or unblocked since
-                if status == "exceeded" and entity in flags[kind] and needs_flag and not persons_block:
+                blocked, flagged = flags[label].get(entity, (False, False))
+                # users and organizations have no blocked column: the marker is the flag
+                persons_block = kind.honours_blocked and blocked and not flagged
+                needs_flag = not flagged or (kind.honours_blocked and not blocked)  # new, or unblocked since
+                if status == "exceeded" and entity in flags[label] and needs_flag and not persons_block:
                     marker = {
                         "reason": "budget_exceeded",
                         "ledger_spend": base["ledger_spend"],
@@ -93,29 +102,29 @@ def write_back(url: str, result: Reconciliation, repair_spend: bool = False) -> 
                         "at": now,
                     }
                     cur.execute(
-                        load(f"reconcile/postgres/flag_{kind}.sql"),
+                        compose(load("reconcile/postgres/flag.sql"), kind),
                         {"entity_id": entity, "marker": Jsonb(marker)},
-                    )  # type: ignore[arg-type]
-                    events.append({**base, "action": "flagged", "old_status": old, "new_status": status,
-                                   "detail": Jsonb(marker)})  # fmt: skip
-                    report.flagged.append((kind, entity))
+                    )
+                    events.append(_event(base, "flagged", old, status, marker))
+                    report.flagged.append((label, entity))
                     flagged = True
                 elif status in ("ok", "warning") and flagged:
-                    cur.execute(load(f"reconcile/postgres/unflag_{kind}.sql"), {"entity_id": entity})  # type: ignore[arg-type]
-                    events.append({**base, "action": "unflagged", "old_status": old, "new_status": status,
-                                   "detail": Jsonb({"reason": "back_under_budget"})})  # fmt: skip
-                    report.unflagged.append((kind, entity))
+                    cur.execute(compose(load("reconcile/postgres/unflag.sql"), kind), {"entity_id": entity})
+                    events.append(_event(base, "unflagged", old, status, {"reason": "back_under_budget"}))
+                    report.unflagged.append((label, entity))
                     flagged = False
                 if repair_spend and status != "orphaned" and not row["drift_ok"]:
                     cur.execute(
-                        load(f"reconcile/postgres/repair_spend_{kind}.sql"),
+                        compose(load("reconcile/postgres/repair_spend.sql"), kind),
                         {"entity_id": entity, "drift": row["drift"]},
-                    )  # type: ignore[arg-type]
-                    events.append({**base, "action": "spend_repaired", "old_status": old, "new_status": status,
-                                   "detail": Jsonb({"recorded_spend": base["recorded_spend"],
-                                                    "ledger_spend": base["ledger_spend"],
-                                                    "drift": _number(row["drift"])})})  # fmt: skip
-                    report.repaired.append((kind, entity))
+                    )
+                    repair = {
+                        "recorded_spend": base["recorded_spend"],
+                        "ledger_spend": base["ledger_spend"],
+                        "drift": _number(row["drift"]),
+                    }
+                    events.append(_event(base, "spend_repaired", old, status, repair))
+                    report.repaired.append((label, entity))
                 statuses.append(
                     {
                         **base,

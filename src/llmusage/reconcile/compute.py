@@ -33,16 +33,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from llmusage.budgets.window import entity_window
+from llmusage.entities import BLOCK_MARKER, TEAM, USER, Kind
 from llmusage.errors import LlmusageError
 from llmusage.lake.extract import ExtractOptions
 from llmusage.lake.rollups import ensure_spend_daily
 from llmusage.lake.state import LakeState
-from llmusage.reconcile.snapshot import ENTITY_TYPES, Snapshot, open_snapshot
+from llmusage.reconcile.snapshot import Snapshot, open_snapshot
 from llmusage.sqlfiles import load
 
 TOLERANCE = 1e-9
 ABS_TOLERANCE = 1e-6  # USD: a millionth of a dollar
-FLAG = "llmusage_block"  # the metadata key of a flag llmusage set (see apply.py)
 STATUS_ORDER = {"exceeded": 0, "warning": 1, "orphaned": 2, "ok": 3}
 
 
@@ -122,6 +122,7 @@ def reconcile(url: str, lake_dir: Path, options: ReconcileOptions | None = None)
         duck.execute("SET enable_progress_bar = false")
         windows = _windows(snapshot, as_of)
         _register(duck, snapshot, windows)
+        duck.execute(load("reconcile/duckdb/log_organization.sql"))
         bounds = [cutoff or datetime(1, 1, 1)]
         duck.register(
             "bounds", pa.table({"cutoff": bounds}, schema=pa.schema([("cutoff", pa.timestamp("us"))]))
@@ -225,35 +226,33 @@ def _edge_days(
     duck.execute(load("reconcile/duckdb/edge_entity_logs.sql"))
 
 
-Windows = dict[tuple[str, str], tuple[str, datetime]]  # (type, id) -> (budget_duration, window start)
+Windows = dict[tuple[str, str], tuple[str, datetime]]  # (kind, id) -> (budget_duration, window start)
 
 
 def _windows(snapshot: Snapshot, as_of: datetime) -> Windows:
     """The budget window of every entity whose metadata sets `budget_duration`."""
     found: Windows = {}
-    for kind in ENTITY_TYPES:
+    for kind in Kind:
         for row in snapshot.entities[kind]:
             window = entity_window(row["metadata"], row["created_at"], as_of)
             if window:
-                found[(kind, row["entity_id"])] = window
+                found[(kind.value, row["entity_id"])] = window
     return found
 
 
 def _register(duck: duckdb.DuckDBPyConnection, snapshot: Snapshot, windows: Windows) -> None:
-    """Register the tail's grain, the org mapping of teams and users, and the budget windows."""
+    """Register the tail's grain, the organization of every team and user, and the budget windows."""
     duck.register("tail_grain", snapshot.tail_grain)
-    teams = snapshot.entities["team"]
-    users = snapshot.entities["user"]
-    duck.register(
-        "pg_teams",
-        pa.table({"team_id": [t["entity_id"] for t in teams], "organization_id": [t["organization_id"] for t in teams]},
-                 schema=pa.schema([("team_id", pa.string()), ("organization_id", pa.string())])),
-    )  # fmt: skip
-    duck.register(
-        "pg_users",
-        pa.table({"user_id": [u["entity_id"] for u in users], "organization_id": [u["organization_id"] for u in users]},
-                 schema=pa.schema([("user_id", pa.string()), ("organization_id", pa.string())])),
-    )  # fmt: skip
+    for kind, name in ((TEAM, "pg_teams"), (USER, "pg_users")):
+        rows = snapshot.entities[kind.kind]
+        organizations = pa.table(
+            {
+                kind.id_column: [row["entity_id"] for row in rows],
+                "organization_id": [row["organization_id"] for row in rows],
+            },
+            schema=pa.schema([(kind.id_column, pa.string()), ("organization_id", pa.string())]),
+        )
+        duck.register(name, organizations)
     duck.register(
         "windows",
         pa.table(
@@ -273,16 +272,30 @@ def _register(duck: duckdb.DuckDBPyConnection, snapshot: Snapshot, windows: Wind
     )
 
 
+_RECORDED = {  # the recorded side of every entity, as _combine builds it
+    "entity_type": pl.String,
+    "entity_id": pl.String,
+    "name": pl.String,
+    "recorded_spend": pl.Float64,
+    "max_budget": pl.Float64,
+    "budget_duration": pl.String,
+    "window_start": pl.Datetime("us"),
+    "blocked": pl.Boolean,
+    "flagged": pl.Boolean,
+    "exists": pl.Boolean,
+}
+
+
 def _combine(snapshot: Snapshot, ledger: pl.DataFrame, threshold: float, windows: Windows) -> pl.DataFrame:
     """Entity rows (recorded side) joined with the ledger; orphans from the ledger side; statuses."""
     records: list[dict] = []
-    for kind in ENTITY_TYPES:
+    for kind in Kind:
         for row in snapshot.entities[kind]:
-            window = windows.get((kind, row["entity_id"]))
+            window = windows.get((kind.value, row["entity_id"]))
             metadata = row["metadata"] or {}
             records.append(
                 {
-                    "entity_type": kind,
+                    "entity_type": kind.value,
                     "entity_id": row["entity_id"],
                     "name": row["name"],
                     "recorded_spend": float(row["recorded_spend"] or 0.0),
@@ -290,47 +303,43 @@ def _combine(snapshot: Snapshot, ledger: pl.DataFrame, threshold: float, windows
                     "budget_duration": window[0] if window else None,
                     "window_start": window[1] if window else None,
                     "blocked": bool(row["blocked"]),
-                    "flagged": FLAG in metadata,
+                    "flagged": BLOCK_MARKER in metadata,
                     "exists": True,
                 }
             )
-    recorded = pl.DataFrame(
-        records,
-        schema={
-            "entity_type": pl.String, "entity_id": pl.String, "name": pl.String, "recorded_spend": pl.Float64,
-            "max_budget": pl.Float64, "budget_duration": pl.String, "window_start": pl.Datetime("us"),
-            "blocked": pl.Boolean, "flagged": pl.Boolean, "exists": pl.Boolean,
-        },
-    )  # fmt: skip
+    recorded = pl.DataFrame(records, schema=_RECORDED)
     joined = recorded.join(ledger, on=["entity_type", "entity_id"], how="full", coalesce=True)
     ledger_spend = pl.col("ledger_spend").fill_null(0.0)
     budget = pl.col("max_budget")
     slack = ABS_TOLERANCE + TOLERANCE * pl.max_horizontal(budget.abs(), pl.lit(1.0))
-    entities = joined.with_columns(
-        ledger_spend=ledger_spend,
-        requests=pl.col("requests").fill_null(0),
-        top_models=pl.col("top_models").fill_null([]),
-        exists=pl.col("exists").fill_null(False),
-    ).with_columns(
-        name=pl.col("name").fill_null(pl.col("entity_id")),
-        drift=pl.col("recorded_spend") - pl.col("ledger_spend"),
-        utilization=pl.when(budget > 0).then(pl.col("ledger_spend") / budget),
-        status=pl.when(~pl.col("exists"))
-        .then(pl.lit("orphaned"))
-        .when(budget.is_null())
-        .then(pl.lit("ok"))
-        .when(pl.col("ledger_spend") >= budget - slack)
-        .then(pl.lit("exceeded"))
-        .when(pl.col("ledger_spend") >= budget * threshold - slack)
-        .then(pl.lit("warning"))
-        .otherwise(pl.lit("ok")),
-        blocked=pl.col("blocked").fill_null(False),
-        flagged=pl.col("flagged").fill_null(False),
-    ).with_columns(
-        drift_ok=pl.col("drift").is_null()
-        | (pl.col("drift").abs() <= ABS_TOLERANCE + TOLERANCE * pl.max_horizontal(
-            pl.col("recorded_spend").abs(), pl.col("ledger_spend").abs())),
-    )  # fmt: skip
+    drift_slack = ABS_TOLERANCE + TOLERANCE * pl.max_horizontal(
+        pl.col("recorded_spend").abs(), pl.col("ledger_spend").abs()
+    )
+    entities = (
+        joined.with_columns(
+            ledger_spend=ledger_spend,
+            requests=pl.col("requests").fill_null(0),
+            top_models=pl.col("top_models").fill_null([]),
+            exists=pl.col("exists").fill_null(False),
+        )
+        .with_columns(
+            name=pl.col("name").fill_null(pl.col("entity_id")),
+            drift=pl.col("recorded_spend") - pl.col("ledger_spend"),
+            utilization=pl.when(budget > 0).then(pl.col("ledger_spend") / budget),
+            status=pl.when(~pl.col("exists"))
+            .then(pl.lit("orphaned"))
+            .when(budget.is_null())
+            .then(pl.lit("ok"))
+            .when(pl.col("ledger_spend") >= budget - slack)
+            .then(pl.lit("exceeded"))
+            .when(pl.col("ledger_spend") >= budget * threshold - slack)
+            .then(pl.lit("warning"))
+            .otherwise(pl.lit("ok")),
+            blocked=pl.col("blocked").fill_null(False),
+            flagged=pl.col("flagged").fill_null(False),
+        )
+        .with_columns(drift_ok=pl.col("drift").is_null() | (pl.col("drift").abs() <= drift_slack))
+    )
     return entities.drop("exists")
 
 

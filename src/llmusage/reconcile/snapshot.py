@@ -14,16 +14,10 @@ import psycopg
 import pyarrow as pa
 from psycopg.rows import dict_row
 
+from llmusage.entities import KINDS, Kind, compose
 from llmusage.pg.connect import connect
 from llmusage.sqlfiles import load
 
-ENTITY_TYPES = ("key", "user", "team", "organization")
-_QUERIES = {
-    "key": "reconcile/postgres/keys.sql",
-    "user": "reconcile/postgres/users.sql",
-    "team": "reconcile/postgres/teams.sql",
-    "organization": "reconcile/postgres/organizations.sql",
-}
 GRAIN_SCHEMA = pa.schema(
     [
         ("api_key", pa.string()),
@@ -57,20 +51,20 @@ def _table(rows: list[tuple], schema: pa.Schema) -> pa.Table:
 
 @dataclass
 class Snapshot:
-    entities: dict[str, list[dict]]  # entity type -> rows of the reconcile_<type>.sql query
+    entities: dict[Kind, list[dict]]  # kind -> rows of reconcile/postgres/entities.sql composed for it
     tail_grain: pa.Table  # GRAIN_SCHEMA: the logs from the cutoff on, summed
     taken_at: datetime  # the database's clock at the snapshot, naive UTC
     cutoff: datetime
     _conn: psycopg.Connection
 
     def tail_logs(self, days: set[date], entities: dict[str, set[str]]) -> pa.Table:
-        """LOG_SCHEMA rows from the cutoff on, on `days`, that count for any of `entities` (type -> ids)."""
+        """LOG_SCHEMA rows from the cutoff on, on `days`, that count for any of `entities` (kind -> ids)."""
         if not days or not any(entities.values()):
             return _table([], LOG_SCHEMA)
         params = {
             "cutoff": self.cutoff,
             "days": sorted(days),
-            **{f"{kind}s": sorted(entities.get(kind, ())) for kind in ENTITY_TYPES},
+            **{f"{kind.label}s": sorted(entities.get(kind.label, ())) for kind in KINDS},
         }
         rows = self._conn.execute(load("reconcile/postgres/tail_logs.sql"), params).fetchall()  # type: ignore[arg-type]
         return _table(rows, LOG_SCHEMA)
@@ -85,10 +79,11 @@ def open_snapshot(url: str, cutoff: datetime | None) -> Iterator[Snapshot]:
         conn.read_only = True
         with conn.transaction():
             now = conn.execute("SELECT (now() AT TIME ZONE 'UTC')").fetchone()
-            entities: dict[str, list[dict]] = {}
+            entities: dict[Kind, list[dict]] = {}
             with conn.cursor(row_factory=dict_row) as cur:
-                for kind, query in _QUERIES.items():
-                    entities[kind] = cur.execute(load(query)).fetchall()  # type: ignore[arg-type]
+                for kind in KINDS:
+                    query = compose(load("reconcile/postgres/entities.sql"), kind)
+                    entities[kind.kind] = cur.execute(query).fetchall()
             grain = conn.execute(load("reconcile/postgres/tail_grain.sql"), {"cutoff": since}).fetchall()  # type: ignore[arg-type]
             yield Snapshot(
                 entities=entities,

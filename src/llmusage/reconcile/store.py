@@ -1,5 +1,6 @@
 """A reconciliation kept on disk (`$LLMUSAGE_HOME/reconcile/`), so that the step that writes flags back
-applies exactly the result that was computed and checked, not a newer one."""
+applies exactly the result that was computed and checked, not a newer one, and so that the warehouse's
+`budget_status` view reads that same result (`entities_path`; see `sql/warehouse/40_budget_status.sql`)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,15 @@ from llmusage.errors import LlmusageError
 from llmusage.reconcile.compute import Reconciliation
 
 
+def entities_path(directory: Path) -> Path:
+    """The saved entities (Parquet, the columns of `compute.COLUMNS`) in `directory`."""
+    return directory / "budget_status.parquet"
+
+
 def save(result: Reconciliation, directory: Path) -> Path:
     """Write entities (Parquet) and the run's facts (JSON), each aside then renamed; return the Parquet path."""
     directory.mkdir(parents=True, exist_ok=True)
-    target = directory / "budget_status.parquet"
+    target = entities_path(directory)
     aside = directory / f".budget_status.parquet.{os.getpid()}.tmp"
     result.entities.write_parquet(aside)
     facts = {
@@ -36,7 +42,7 @@ def save(result: Reconciliation, directory: Path) -> Path:
 def load(directory: Path) -> Reconciliation:
     """The reconciliation last saved in `directory`."""
     try:
-        entities = pl.read_parquet(directory / "budget_status.parquet")
+        entities = pl.read_parquet(entities_path(directory))
         facts = json.loads((directory / "budget_status.json").read_text())
     except FileNotFoundError as exc:
         raise LlmusageError(f"no saved reconciliation in {directory}; run the reconciliation first") from exc

@@ -1,3 +1,0 @@
--- Current block state of every team and whether llmusage set it (the llmusage_block marker), at write-back time.
-SELECT "team_id" AS entity_id, COALESCE(blocked, FALSE) AS blocked, COALESCE(metadata, '{}'::jsonb) ? 'llmusage_block' AS flagged
-FROM "LiteLLM_TeamTable"

@@ -1,3 +1,0 @@
--- Set a team's spend column to the ledger by removing the drift measured in the snapshot (a delta,
--- so spend the proxy added since is kept).
-UPDATE "LiteLLM_TeamTable" SET spend = spend - %(drift)s WHERE "team_id" = %(entity_id)s
