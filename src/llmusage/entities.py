@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import LiteralString, cast
+from typing import LiteralString
 
 from psycopg import sql
 
@@ -128,7 +128,7 @@ def organization_of_log(team_org: str | None, user_org: str | None) -> str | Non
     return team_org if team_org is not None else user_org
 
 
-def compose(template: str, kind: EntityKind) -> sql.Composed:
+def compose(template: LiteralString, kind: EntityKind) -> sql.Composed:
     """`template`, the text of a per-kind SQL file, with its placeholders filled in for `kind`:
 
     | placeholder      | becomes                                                                        |
@@ -148,7 +148,7 @@ def compose(template: str, kind: EntityKind) -> sql.Composed:
     blocked = sql.Identifier("blocked")
     honoured = kind.honours_blocked
     names = [sql.Identifier(column) for column in (*kind.name_columns, kind.id_column)]
-    return sql.SQL(cast(LiteralString, template)).format(  # the project's own SQL files, never user text
+    return sql.SQL(template).format(
         table=kind.identifier(),
         id=kind.identifier(kind.id_column),
         metadata=kind.identifier(kind.metadata_column),

@@ -28,8 +28,8 @@ def main(argv: list[str] | None = None, command: click.Command | None = None) ->
         click.echo(f"llmusage: error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except click.UsageError as exc:
-        command = exc.ctx.command_path if exc.ctx else "llmusage"
-        click.echo(f"{command}: error: {exc.format_message()}", err=True)
+        where = exc.ctx.command_path if exc.ctx else "llmusage"
+        click.echo(f"{where}: error: {exc.format_message()}", err=True)
         sys.exit(2)
     except click.exceptions.Abort:
         click.echo("llmusage: aborted", err=True)

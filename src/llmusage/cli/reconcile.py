@@ -1,4 +1,5 @@
-"""`llmusage reconcile`: ledger against recorded spend against budgets, printed, and written back on --apply."""
+"""`llmusage reconcile`: ledger against recorded spend against budgets, printed, saved under `$LLMUSAGE_HOME/reconcile/`
+(what the warehouse's `budget_status` shows), and written back on --apply."""
 
 from __future__ import annotations
 
@@ -28,15 +29,17 @@ def reconcile(apply_: bool, repair_spend: bool, threshold: float, fmt: str, show
     from llmusage.pg.connect import resolve_url
     from llmusage.reconcile import ReconcileOptions, reconcile, write_back
     from llmusage.reconcile.compute import to_json_rows
+    from llmusage.reconcile.store import save
 
     if repair_spend and not apply_:
         raise LlmusageError("--repair-spend writes to PostgreSQL: give --apply with it")
     settings = Settings.from_env()
     url = resolve_url(settings)
     result = reconcile(url, settings.lake_dir, ReconcileOptions(threshold=threshold))
+    save(result, settings.reconcile_dir)  # the verdict the warehouse's budget_status shows
     applied = write_back(url, result, repair_spend=repair_spend) if apply_ else None
     if fmt == "json":
-        out = {
+        out: dict[str, object] = {
             "as_of": result.as_of.isoformat(),
             "lake_cutoff": result.cutoff.isoformat() if result.cutoff else None,
             "entities": to_json_rows(result.entities),

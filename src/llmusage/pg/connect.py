@@ -24,9 +24,10 @@ def validate_url(url: str) -> dict[str, str]:
     if not url.startswith(("postgresql://", "postgres://")) and "=" not in url:
         raise LlmusageError(f"not a PostgreSQL URL (expected postgresql://...): {redact(url)}")
     try:
-        parts = conninfo.conninfo_to_dict(url)
+        raw = conninfo.conninfo_to_dict(url)
     except psycopg.ProgrammingError as exc:
         raise LlmusageError(f"not a valid PostgreSQL URL ({redact(url)}): {_first_line(exc)}") from exc
+    parts = {k: str(v) for k, v in raw.items() if v is not None}
     for port in str(parts.get("port") or "5432").split(","):
         if not port.isdigit() or not 0 < int(port) < 65536:
             raise LlmusageError(f"not a valid PostgreSQL URL ({redact(url)}): port {port!r} is not a number")
@@ -39,11 +40,9 @@ def redact(url: str) -> str:
         parts = conninfo.conninfo_to_dict(url)
     except psycopg.ProgrammingError:
         return url.split("@")[-1] if "@" in url else url
-    if parts.get("password"):
-        parts["password"] = "***"
-    host = parts.get("host", "localhost")
-    port = parts.get("port", "5432")
-    user = parts.get("user", "")
+    host = parts.get("host") or "localhost"
+    port = parts.get("port") or "5432"
+    user = str(parts.get("user") or "")
     return f"postgresql://{user + '@' if user else ''}{host}:{port}/{parts.get('dbname', '')}"
 
 

@@ -138,9 +138,9 @@ def write_back(url: str, result: Reconciliation, repair_spend: bool = False) -> 
                         "flagged": bool(flagged),
                     }
                 )
-            cur.executemany(load("reconcile/postgres/budget_status_upsert.sql"), statuses)  # type: ignore[arg-type]
+            cur.executemany(load("reconcile/postgres/budget_status_upsert.sql"), statuses)
             if events:
-                cur.executemany(load("reconcile/postgres/budget_event_insert.sql"), events)  # type: ignore[arg-type]
+                cur.executemany(load("reconcile/postgres/budget_event_insert.sql"), events)
         report.events = len(events)
         report.statuses = len(statuses)
     return report

@@ -43,7 +43,7 @@ _BEGINNING = datetime(1, 1, 1)
 
 
 def _table(rows: list[tuple], schema: pa.Schema) -> pa.Table:
-    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in schema]
+    columns: list[tuple] = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
     return pa.Table.from_arrays(
         [pa.array(c, type=f.type) for c, f in zip(columns, schema, strict=True)], schema=schema
     )
@@ -66,7 +66,7 @@ class Snapshot:
             "days": sorted(days),
             **{f"{kind.label}s": sorted(entities.get(kind.label, ())) for kind in KINDS},
         }
-        rows = self._conn.execute(load("reconcile/postgres/tail_logs.sql"), params).fetchall()  # type: ignore[arg-type]
+        rows = self._conn.execute(load("reconcile/postgres/tail_logs.sql"), params).fetchall()
         return _table(rows, LOG_SCHEMA)
 
 
@@ -84,7 +84,7 @@ def open_snapshot(url: str, cutoff: datetime | None) -> Iterator[Snapshot]:
                 for kind in KINDS:
                     query = compose(load("reconcile/postgres/entities.sql"), kind)
                     entities[kind.kind] = cur.execute(query).fetchall()
-            grain = conn.execute(load("reconcile/postgres/tail_grain.sql"), {"cutoff": since}).fetchall()  # type: ignore[arg-type]
+            grain = conn.execute(load("reconcile/postgres/tail_grain.sql"), {"cutoff": since}).fetchall()
             yield Snapshot(
                 entities=entities,
                 tail_grain=_table(grain, GRAIN_SCHEMA),

@@ -9,6 +9,6 @@ from llmusage.sqlfiles import load
 
 def spend_state(url: str, threshold: float = 0.8) -> dict[str, object]:
     with connect(url) as conn:
-        row = conn.execute(load("reconcile/postgres/spend_state.sql"), {"threshold": threshold}).fetchone()  # type: ignore[arg-type]
+        row = conn.execute(load("reconcile/postgres/spend_state.sql"), {"threshold": threshold}).fetchone()
     newest, at_threshold = row if row else (None, 0)
     return {"newest_log": newest.isoformat() if newest else None, "at_threshold": int(at_threshold)}
