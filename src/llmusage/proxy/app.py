@@ -28,7 +28,7 @@ from llmusage.proxy.options import ProxyOptions
 from llmusage.proxy.responses import JSON, error_response, headers, new_request_id
 
 
-async def handle_openai(request: Request, kind: str) -> StreamResponse:
+async def handle_openai(request: Request, kind: str) -> Response | StreamResponse:
     state: State = request.app[STATE]
     rid = new_request_id()
     started = time.perf_counter()
@@ -74,15 +74,15 @@ async def not_found(request: Request) -> Response:
     return error_response(exc, new_request_id())
 
 
-async def chat(request: Request) -> StreamResponse:
+async def chat(request: Request) -> Response | StreamResponse:
     return await handle_openai(request, "chat")
 
 
-async def completions(request: Request) -> StreamResponse:
+async def completions(request: Request) -> Response | StreamResponse:
     return await handle_openai(request, "completions")
 
 
-async def embeddings(request: Request) -> StreamResponse:
+async def embeddings(request: Request) -> Response | StreamResponse:
     return await handle_openai(request, "embeddings")
 
 

@@ -179,7 +179,7 @@ def principal_from_row(
 
 
 @cache
-def window_spend_query(kind: EntityKind) -> sql.Composable:
+def window_spend_query(kind: EntityKind) -> sql.SQL | sql.Composed:
     """An entity's spend since `%(since)s`, for `%(id)s`: by the kind's spend-log column, or for an
     organization through its logs' teams and users (llmusage.entities.organization_of_log)."""
     if kind.log_column is None:

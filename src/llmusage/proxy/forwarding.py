@@ -64,7 +64,7 @@ async def _fail(state: State, call: Call, exc: ProxyError, upstream_status: int 
     return error_response(exc, call.rid)
 
 
-async def forward(state: State, call: Call) -> StreamResponse:
+async def forward(state: State, call: Call) -> Response | StreamResponse:
     route = call.route
     assert state.fast is not None
     status: int | None = None
@@ -92,7 +92,7 @@ async def forward(state: State, call: Call) -> StreamResponse:
     return Response(body=data, status=200, content_type=JSON, headers=headers(call.rid, cost_header(cost)))
 
 
-async def forward_stream(state: State, request: Request, call: Call) -> StreamResponse:
+async def forward_stream(state: State, request: Request, call: Call) -> Response | StreamResponse:
     assert state.session is not None
     route = call.route
     opts = state.options
