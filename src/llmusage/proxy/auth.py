@@ -166,16 +166,17 @@ def principal_from_row(
         expires=r.expires,
         key_blocked=bool(r.key_blocked),
         team_blocked=bool(r.team_blocked) if r.team_exists else False,
-        user_blocked=bool(r.user_exists)
-        and isinstance(r.user_metadata, dict)
-        and BLOCK_MARKER in r.user_metadata,
-        org_blocked=org_id is not None
-        and isinstance(r.org_metadata, dict)
-        and BLOCK_MARKER in r.org_metadata,
+        user_blocked=bool(r.user_exists) and _marked(r.user_metadata),
+        org_blocked=org_id is not None and _marked(r.org_metadata),
         budgets=budgets,
         spends=spends,
         fetched_at=fetched_at,
     )
+
+
+def _marked(metadata: object) -> bool:
+    """Reconciliation blocked the entity (users and organizations have no `blocked` column to honour)."""
+    return isinstance(metadata, dict) and BLOCK_MARKER in metadata
 
 
 @cache
