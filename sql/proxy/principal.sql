@@ -1,5 +1,6 @@
 -- One key with its user, team and organization (the team's organization, else the user's), for the proxy:
--- budgets, spend, flags (blocked; the llmusage_block marker in metadata) and what budget windows need.
+-- budgets, spend, flags (blocked; the block marker in metadata, llmusage.entities.BLOCK_MARKER) and what budget
+-- windows need.
 SELECT k.token, k.key_alias, k.user_id, k.team_id, k.models, k.max_budget, COALESCE(k.spend, 0),
        k.expires, COALESCE(k.blocked, FALSE),
        u.user_id IS NOT NULL, u.max_budget, COALESCE(u.spend, 0), COALESCE(u.user_metadata, '{}'::jsonb),

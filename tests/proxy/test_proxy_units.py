@@ -9,14 +9,14 @@ import orjson
 import pytest
 
 from llmusage.proxy import errors
-from llmusage.proxy.auth import principal_from_row
+from llmusage.proxy.auth import Principal, principal_from_row
 from llmusage.proxy.policy import Ledger, check_model, check_principal
 from llmusage.proxy.pricing import route_from_row
 from llmusage.proxy.spool import Spool
 
 
-def _principal(key_max: float | None = None, team_max: float | None = None, **kw: object) -> object:
-    row = (
+def _principal(key_max: float | None = None, team_max: float | None = None, **kw: object) -> Principal:
+    row: tuple[object, ...] = (
         "tok", "alias", "u1", "t1", kw.get("key_models", []), key_max, 0.0, None, False,
         True, None, 0.0, kw.get("user_meta", {}),
         True, team_max, 0.0, kw.get("team_models", []), kw.get("team_blocked", False),

@@ -33,7 +33,7 @@ REASONS = {
 class Headers(dict[str, str]):
     """Request headers, names lowercased; `get` is case-insensitive."""
 
-    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, name: str, default: Any = None) -> Any:
         return dict.get(self, name.lower(), default)
 
 

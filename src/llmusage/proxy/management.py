@@ -24,10 +24,11 @@ from psycopg.types.json import Jsonb
 
 from llmusage import sqlfiles
 from llmusage.proxy import errors
-from llmusage.proxy.app import STATE, error_response, new_request_id
 from llmusage.proxy.auth import hash_key
+from llmusage.proxy.context import STATE, State
 from llmusage.proxy.errors import ProxyError
-from llmusage.proxy.httpserver import App, Request, Response, StreamResponse
+from llmusage.proxy.httpserver import App, Handler, Request, Response, StreamResponse
+from llmusage.proxy.responses import JSON, error_response, headers, new_request_id
 
 ROLES = {
     "admin": "admin",
@@ -47,7 +48,12 @@ def _check_master(request: Request) -> None:
     auth = request.headers.get("Authorization", "")
     given = auth[7:].strip() if auth[:7].lower() == "bearer " else request.headers.get("x-api-key", "")
     if not master:
-        raise ProxyError(403, "management is disabled (LLMUSAGE_MASTER_KEY is not set)", "permission_error", "management_disabled")  # fmt: skip
+        raise ProxyError(
+            403,
+            "management is disabled (LLMUSAGE_MASTER_KEY is not set)",
+            "permission_error",
+            "management_disabled",
+        )
     ok = hmac.compare_digest(
         hashlib.sha256(given.encode()).digest(), hashlib.sha256(master.encode()).digest()
     )
@@ -121,15 +127,11 @@ def _dumps(payload: dict[str, Any]) -> bytes:
 
 
 def _ok(payload: dict[str, Any]) -> Response:
-    return Response(
-        body=_dumps(payload),
-        content_type="application/json",
-        headers={"x-request-id": new_request_id(), "x-llmusage-cost": "0"},
-    )
+    return Response(body=_dumps(payload), content_type=JSON, headers=headers(new_request_id()))
 
 
 async def _run(request: Request, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    state = request.app[STATE]
+    state: State = request.app[STATE]
     try:
         async with state.pool.connection(timeout=5.0) as conn:
             cur = await conn.execute(sqlfiles.load(sql), params)
@@ -169,11 +171,13 @@ async def _generate(request: Request, body: dict[str, Any], defaults: dict[str, 
         "user_id": _opt_str(body, "user_id") or defaults.get("user_id"),
         "team_id": _opt_str(body, "team_id") or defaults.get("team_id"),
         "permissions": Jsonb(_opt_dict(body, "permissions")),
-        "max_budget": _opt_float(body, "max_budget") if "key_max_budget" not in defaults else defaults["key_max_budget"],
+        "max_budget": (
+            _opt_float(body, "max_budget") if "key_max_budget" not in defaults else defaults["key_max_budget"]
+        ),
         "models": _opt_list(body, "models"),
         "metadata": Jsonb(_opt_dict(body, "metadata")),
         "expires": _expires(body.get("duration")),
-    }  # fmt: skip
+    }
     rows = await _run(request, "proxy/management/key_insert.sql", params)
     out = dict(rows[0])
     out["key"] = raw
@@ -306,7 +310,7 @@ async def model_new(request: Request) -> Response:
             "model_info": Jsonb(info),
         },
     )
-    state = request.app[STATE]
+    state: State = request.app[STATE]
     await state.load_models()
     out = dict(rows[0])
     out["litellm_params"] = {k: v for k, v in out["litellm_params"].items() if k != "api_key"}
@@ -314,8 +318,8 @@ async def model_new(request: Request) -> Response:
     return _ok(out)
 
 
-def _wrap(handler: Any) -> Any:
-    async def wrapped(request: Request) -> StreamResponse:
+def _wrap(handler: Handler) -> Handler:
+    async def wrapped(request: Request) -> Response | StreamResponse:
         try:
             return await handler(request)
         except ProxyError as exc:

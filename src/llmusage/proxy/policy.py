@@ -20,10 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from llmusage.proxy import errors
-from llmusage.proxy.auth import Principal
-
-Entity = tuple[str, str]  # (kind, id): kind in key, user, team, org
-LABELS = {"key": "key", "user": "user", "team": "team", "org": "organization"}
+from llmusage.proxy.auth import Entity, Principal
 
 
 @dataclass
@@ -78,7 +75,7 @@ class Ledger:
             spent = self.spend(entity)
             if spent >= limit:
                 raise errors.budget_exceeded(
-                    f"budget exceeded for {LABELS[entity[0]]}: spend {spent:.6f} >= max_budget {limit:.6f}"
+                    f"budget exceeded for {entity[0]}: spend {spent:.6f} >= max_budget {limit:.6f}"
                 )
         entities = principal.entities()
         for entity in entities:

@@ -1,10 +1,11 @@
 """Batched, idempotent spend writes: spool first (durable), then PostgreSQL in batches.
 
-`submit(row)` appends the row to the spool and returns a future that resolves once it is fsynced; the
-request completes only after that. A background task takes up to `batch_max` rows at a time and runs
-`sql/proxy/write_logs.sql` in one transaction: insert ON CONFLICT (request_id) DO NOTHING, and add
-the spend of the rows actually inserted to their key, user, team and organization. On a database error the
-batch stays queued and is retried with backoff (the spool keeps it across a crash meanwhile).
+`submit(line, spend, entities)` appends a spend log's JSON line (`spend.SpendRow.line`) to the spool and
+returns a future that resolves once it is fsynced; the request completes only after that. A background
+task takes up to `batch_max` rows at a time and runs `sql/proxy/write_logs.sql` in one transaction: insert
+ON CONFLICT (request_id) DO NOTHING, and add the spend of the rows actually inserted to their key, user,
+team and organization. On a database error the batch stays queued and is retried with backoff (the spool
+keeps it across a crash meanwhile).
 """
 
 from __future__ import annotations
@@ -15,14 +16,12 @@ import logging
 import os
 import time
 from collections import deque
-from typing import Any
 
-import orjson
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from llmusage import sqlfiles
-from llmusage.proxy.policy import Ledger
+from llmusage.proxy.policy import Entity, Ledger
 from llmusage.proxy.spool import Segment, Spool
 
 log = logging.getLogger("llmusage.proxy.writer")
@@ -31,7 +30,7 @@ log = logging.getLogger("llmusage.proxy.writer")
 class _Item:
     __slots__ = ("entities", "line", "segment", "spend")
 
-    def __init__(self, line: bytes, spend: float, segment: Segment, entities: list[tuple[str, str]]):
+    def __init__(self, line: bytes, spend: float, segment: Segment, entities: list[Entity]):
         self.line = line  # the row's JSON, exactly as spooled (newline included)
         self.spend = spend
         self.segment = segment
@@ -58,11 +57,11 @@ class SpendWriter:
         self.rejected = 0
         self.last_error: str | None = None
 
-    def submit(self, row: dict[str, Any], entities: list[tuple[str, str]]) -> asyncio.Future[None]:
-        """Spool `row` and queue it for the database; await the result for durability."""
-        line = orjson.dumps(row) + b"\n"
+    def submit(self, line: bytes, spend: float, entities: list[Entity]) -> asyncio.Future[None]:
+        """Spool `line` (one row's JSON and a newline) and queue it for the database; await the result for
+        durability. `spend` is the row's, settled on `entities` in the ledger."""
         seg, fut = self.spool.append(line)
-        self._queue.append(_Item(line, float(row.get("spend") or 0.0), seg, entities))
+        self._queue.append(_Item(line, spend, seg, entities))
         if len(self._queue) >= self.batch_max or not self._wake.is_set():
             self._wake.set()
         return fut
@@ -179,7 +178,7 @@ class SpendWriter:
         log.error("spend log refused by PostgreSQL (%s), kept in %s", reason, path.name)
 
     def _after_commit(self, batch: list[_Item]) -> None:
-        amounts: dict[tuple[str, str], float] = {}
+        amounts: dict[Entity, float] = {}
         per_segment: dict[Segment, list[int]] = {}
         for item in batch:
             counts = per_segment.setdefault(item.segment, [0, 0])

@@ -1,2 +1,0 @@
--- A team's spend in its current budget window (metadata.budget_duration): its logs since the window's start.
-SELECT COALESCE(sum(spend), 0) FROM "LiteLLM_SpendLogs" WHERE team_id = %(id)s AND created_at >= %(since)s

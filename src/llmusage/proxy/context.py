@@ -1,0 +1,124 @@
+"""What one proxy process shares between requests (`State`), what one admitted request carries (`Call`).
+
+`build_state` makes the State of a process from its options: the connection pool, the budget ledger, the
+key cache (reading the database through `auth.database_fetcher`), the spool and the spend writer. It is
+stored in the app under `STATE`. `startup` opens the spool and the pool, creates the upstream clients (they
+need the running loop), loads the model catalog (or keeps retrying it in the background, every cache TTL)
+and starts the writer; `cleanup` stops the writer (flushing what it can), then closes clients, pool and
+spool. The model catalog (`sql/proxy/models.sql`) is reloaded every `cache_ttl` seconds and at once after
+`POST /model/new`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from psycopg_pool import AsyncConnectionPool
+
+from llmusage import sqlfiles
+from llmusage.proxy import upstream
+from llmusage.proxy.auth import Entity, KeyCache, Principal, database_fetcher
+from llmusage.proxy.fastclient import FastClient
+from llmusage.proxy.httpserver import App
+from llmusage.proxy.options import ProxyOptions
+from llmusage.proxy.policy import Ledger
+from llmusage.proxy.pricing import ModelRoute, route_from_row
+from llmusage.proxy.spool import Spool
+from llmusage.proxy.writer import SpendWriter
+
+log = logging.getLogger("llmusage.proxy")
+
+STATE = "llmusage.proxy.state"
+"""The App key of the process's State."""
+
+
+@dataclass
+class State:
+    """Everything one proxy process shares between requests."""
+
+    options: ProxyOptions
+    pool: AsyncConnectionPool
+    ledger: Ledger
+    keys: KeyCache
+    spool: Spool
+    writer: SpendWriter
+    session: aiohttp.ClientSession | None = None  # streams
+    fast: FastClient | None = None  # non-streaming calls
+    models: dict[str, ModelRoute] = field(default_factory=dict)
+    models_loaded: bool = False
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def load_models(self) -> None:
+        async with self.pool.connection(timeout=2.0) as conn:
+            cur = await conn.execute(sqlfiles.load("proxy/models.sql"))
+            rows = await cur.fetchall()
+        self.models = {r[1]: route_from_row(r[0], r[1], r[2] or {}, r[3] or {}) for r in rows}
+        self.models_loaded = True
+
+    async def refresh_models_forever(self) -> None:
+        while True:
+            try:
+                await self.load_models()
+            except Exception as exc:
+                log.warning("model catalog refresh failed: %s", type(exc).__name__)
+            await asyncio.sleep(self.options.cache_ttl)
+
+
+@dataclass(slots=True)
+class Call:
+    """One admitted request on its way through: what admission decided, what forwarding and the spend row use."""
+
+    rid: str
+    kind: str  # chat, completions, embeddings
+    started: float  # perf_counter() at arrival
+    principal: Principal
+    route: ModelRoute
+    body: dict[str, Any]
+    raw: bytes
+    estimate: float  # the cost reserved on `entities` until the call is settled
+    entities: list[Entity]  # emptied once settled
+    stream: bool
+    upstream: bytes = b""  # the body sent to the provider, serialized once at admission
+
+
+def build_state(options: ProxyOptions) -> State:
+    pool = AsyncConnectionPool(
+        options.database_url, min_size=1, max_size=4, open=False, kwargs={"autocommit": True}, timeout=2.0
+    )
+    ledger = Ledger(options.cache_ttl)
+    spool = Spool(options.spool_dir, options.segment_bytes, options.spool_max_bytes)
+    keys = KeyCache(database_fetcher(pool), options.cache_ttl, ledger.observe)
+    writer = SpendWriter(pool, spool, ledger, options.batch_max, options.batch_wait)
+    return State(options=options, pool=pool, ledger=ledger, keys=keys, spool=spool, writer=writer)
+
+
+async def startup(app: App) -> None:
+    state: State = app[STATE]
+    options = state.options
+    state.spool.open()
+    await state.pool.open(wait=False)
+    state.session = upstream.make_session(options.connect_timeout)
+    state.fast = FastClient(options.connect_timeout)
+    try:
+        await state.load_models()
+    except Exception as exc:
+        log.warning("model catalog not loaded yet (%s); retrying in the background", type(exc).__name__)
+    state.tasks.append(asyncio.get_running_loop().create_task(state.refresh_models_forever()))
+    state.writer.start()
+
+
+async def cleanup(app: App) -> None:
+    state: State = app[STATE]
+    for task in state.tasks:
+        task.cancel()
+    await state.writer.stop()
+    if state.session is not None:
+        await state.session.close()
+    if state.fast is not None:
+        state.fast.close()
+    await state.pool.close()
+    state.spool.close()
