@@ -1,11 +1,10 @@
 """A small HTTP/1.1 server on asyncio protocols and `httptools` (C parser), just what the proxy needs.
 
-Measured on this 2-core box (bare forwarder, same upstream client): aiohttp's server 11k req/s at c=32,
-this one 17-18.7k (direct to the upstream: 19.7k); p50 at c=1 0.28 ms vs 0.20 ms. The server side was
-the largest cost of the proxy. It supports keep-alive and pipelining (requests on a connection are answered
-in order), `Expect: 100-continue`, Content-Length and chunked request bodies (httptools decodes them),
-fixed-length and chunked (streaming) responses with write backpressure, a body size limit, and graceful
-shutdown (stop accepting, let handlers finish, run the cleanup hooks).
+It supports keep-alive and pipelining (requests on a connection are answered in order), `Expect:
+100-continue`, Content-Length and chunked request bodies (httptools decodes them), fixed-length and chunked
+(streaming) responses with write backpressure, a body size limit, and graceful shutdown (stop accepting, let
+handlers finish, run the cleanup hooks). It replaced aiohttp's server, the largest cost of the proxy
+(docs/benchmarks.md, "Proxy").
 """
 
 from __future__ import annotations
