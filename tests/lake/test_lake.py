@@ -20,7 +20,8 @@ from llmusage.devtools.seed import SeedOptions, seed
 from llmusage.errors import LlmusageError
 from llmusage.lake import extract as extract_module
 from llmusage.lake.dims import snapshot_dims
-from llmusage.lake.extract import PART_FILE, ExtractOptions, extract, partition_dir
+from llmusage.lake.extract import ExtractOptions, extract
+from llmusage.lake.layout import PART_FILE, partition_dir
 from llmusage.lake.lock import lake_lock
 from llmusage.lake.state import LakeState
 from llmusage.lake.warehouse import build

@@ -19,6 +19,7 @@ from typing import IO
 import polars as pl
 
 from llmusage.errors import LlmusageError
+from llmusage.lake.layout import aside_path
 from llmusage.reports.report import MONEY_COLUMNS, SHARE_COLUMNS, Report
 
 FORMATS = ("table", "csv", "json", "parquet", "md")
@@ -35,7 +36,7 @@ def check_out_path(out: Path) -> Path:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    aside = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    aside = aside_path(path)
     try:
         aside.write_bytes(data)
         os.replace(aside, path)
