@@ -14,9 +14,10 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import LiteralString
 
 import numpy as np
 import polars as pl
@@ -36,13 +37,13 @@ TABLES = (
     "LiteLLM_ProxyModelTable",
     "LiteLLM_SpendLogs",
 )
-SPEND_LOG_INDEXES = {
+SPEND_LOG_INDEXES: dict[LiteralString, LiteralString] = {
     "idx_spendlogs_api_key": '"api_key"',
     "idx_spendlogs_created_at": '"created_at"',
     "idx_spendlogs_user": '"user"',
     "idx_spendlogs_team_id": '"team_id"',
 }
-PRIMARY_KEY = "LiteLLM_SpendLogs_pkey"
+PRIMARY_KEY: LiteralString = "LiteLLM_SpendLogs_pkey"
 BULK_THRESHOLD = 1_000_000  # rows from which indexes are rebuilt after the copy instead of maintained
 MAX_LOGS = 1_000_000_000
 MAX_DAYS = 3650
@@ -174,7 +175,12 @@ def seed(
 def _derived_tables(conn: psycopg.Connection) -> tuple[str, ...]:
     """Tables that describe the data a reset replaces (reconciliation's statuses and events)."""
     names = ("llmusage_budget_status", "llmusage_budget_events")
-    return tuple(n for n in names if conn.execute("SELECT to_regclass(%s)", (n,)).fetchone()[0] is not None)  # type: ignore[index]
+    return tuple(n for n in names if _table_exists(conn, n))
+
+
+def _table_exists(conn: psycopg.Connection, name: str) -> bool:
+    row = conn.execute("SELECT to_regclass(%s)", (name,)).fetchone()
+    return row is not None and row[0] is not None
 
 
 def _insert_entities(conn: psycopg.Connection, org: Organization) -> None:
@@ -321,17 +327,19 @@ def _copy_logs(
 def _build_indexes_in_parallel(connect: Callable[[], psycopg.Connection]) -> None:
     """Build the spend log table's primary key and indexes on two connections at once (SHARE locks
     do not conflict), then attach the unique index as the primary key."""
-    statements = [f'CREATE UNIQUE INDEX "{PRIMARY_KEY}" ON "LiteLLM_SpendLogs" ("request_id")']
+    statements: list[LiteralString] = [
+        f'CREATE UNIQUE INDEX "{PRIMARY_KEY}" ON "LiteLLM_SpendLogs" ("request_id")'
+    ]
     statements += [f'CREATE INDEX "{n}" ON "LiteLLM_SpendLogs" ({c})' for n, c in SPEND_LOG_INDEXES.items()]
     lanes = [statements[0::2], statements[1::2]]
     failures: list[BaseException] = []
 
-    def run(lane: list[str]) -> None:
+    def run(lane: list[LiteralString]) -> None:
         try:
             with connect() as conn:
                 conn.autocommit = True
                 for statement in lane:
-                    conn.execute(statement)  # type: ignore[arg-type]
+                    conn.execute(statement)
         except BaseException as exc:
             failures.append(exc)
 
@@ -451,7 +459,7 @@ def _anomalies(
     found: list[Anomaly] = []
     blocked = {t.team_id for t in org.teams if t.blocked}
 
-    def pick(values: dict[str, float], n: int, exclude: set[str] = frozenset()) -> list[str]:  # type: ignore[assignment]
+    def pick(values: dict[str, float], n: int, exclude: Set[str] = frozenset()) -> list[str]:
         candidates = sorted(e for e, amount in values.items() if amount > 0 and e not in exclude)
         if not candidates:
             return []
