@@ -185,14 +185,15 @@ def _plan(
         return days, len(wanted), None
     mark = state.watermark_datetime()
     if mark is None and not state.partitions:  # first run: every day, no per-day scan needed
-        first, last = conn.execute(load("lake/spend_logs_span.sql")).fetchone()  # type: ignore[misc]
+        span = conn.execute(load("lake/spend_logs_span.sql")).fetchone()  # min and max: always one row
+        first, last = span if span is not None else (None, None)
         if first is None:
             return {}, 0, None
         every = [first.date() + timedelta(days=i) for i in range((last.date() - first.date()).days + 1)]
         return dict.fromkeys(every, 1), len(every), last
     since = datetime(1, 1, 1) if mark is None else _midnight((mark - options.lag).date())
     found = _fingerprints(conn, since, datetime(9999, 12, 31))
-    days: dict[date, int] = {}
+    days = {}
     for day, (n, latest) in found.items():
         record = state.get(day)
         if record is None or not record.matches(n, latest):
@@ -201,8 +202,8 @@ def _plan(
         day = date.fromisoformat(key)
         if _midnight(day) >= since and day not in found:
             days[day] = 0
-    latest = max((f[1] for f in found.values()), default=None)
-    return days, len(found), latest
+    newest = max((f[1] for f in found.values()), default=None)
+    return days, len(found), newest
 
 
 def _midnight(day: date) -> datetime:
@@ -365,11 +366,11 @@ class DayRouter:
         buf = self.buffers[day]
         if not buf.batches:
             return
+        table = pa.Table.from_batches(buf.batches, schema=self.schema)
         if buf.writer is None:
             path = self._aside(day)
             path.parent.mkdir(parents=True, exist_ok=True)
-            buf.writer = open_writer(path, self.schema)  # type: ignore[arg-type]
-        table = pa.Table.from_batches(buf.batches, schema=self.schema)
+            buf.writer = open_writer(path, table.schema)
         buf.writer.write_table(table, row_group_size=max(1, table.num_rows))
         buf.written += buf.rows
         self.buffered_bytes -= buf.nbytes

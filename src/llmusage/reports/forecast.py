@@ -65,7 +65,7 @@ def forecast_report(lake_dir: Path, month: str | None = None, rate_days: int = 7
             headroom=pl.col("max_budget") - pl.col("projected_window_spend"),
         )
     )
-    exceeds = []
+    exceeds: list[str | None] = []
     for row in frame.iter_rows(named=True):
         budget, spent_now, rate = row["max_budget"], row["window_spend"], row["daily_rate"]
         if budget is None:
