@@ -280,8 +280,8 @@ def build_org(seed: int, start: datetime, end: datetime) -> Organization:
     # Each key's distribution over the models, honouring key and team allowlists.
     names = [m.model_name for m in models]
     for key in keys:
-        team = next((t for t in teams if t.team_id == key.team_id), None)
-        allowed = set(key.models or names) & set(team.models or names if team else names)
+        key_team = next((t for t in teams if t.team_id == key.team_id), None)
+        allowed = set(key.models or names) & set(key_team.models or names if key_team else names)
         if key.app == "indexer":
             probs = np.array([1.0 if n == "text-embedding-3-small" else 0.0 for n in names])
         else:
