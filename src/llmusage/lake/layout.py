@@ -15,8 +15,8 @@ extract deletes the aside files a crashed run left (`STALE_PARTITION_ASIDES`).
 The warehouse's SQL (`sql/warehouse/*.sql`) spells the same paths relative to `{lake}`
 (`{lake} || '/spend_logs/date=*/*.parquet'`, `{lake} || '/dims/keys.parquet'`): the lake directory goes in
 as a quoted string literal substituted for `{lake}` (DuckDB binds no parameters in CREATE VIEW), see
-`lake/warehouse.py`. Reconciliation and rollups read a day through a view over an explicit file list
-(`partition_files`).
+`lake/warehouse.py` and `reports/source.py`. Rollups, the quality suite and reconciliation read days through
+a view over an explicit list of their files (`partition_files`).
 """
 
 from __future__ import annotations
