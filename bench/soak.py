@@ -11,9 +11,13 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from contextlib import ExitStack
 from pathlib import Path
 
+from llmusage.devtools.scratch_db import scratch_database
 from llmusage.devtools.soak import run_soak, verdict
+
+SCRATCH_PREFIX = "llmusage_bench_soak"
 
 
 def main() -> int:
@@ -24,21 +28,15 @@ def main() -> int:
     parser.add_argument("--max-growth-mb", type=float, default=32.0)
     parser.add_argument("--database-url", help="a migrated (or empty) database this run may write to")
     args = parser.parse_args()
-    scratch = None
-    url = args.database_url
-    if url is None:
-        from llmusage.config import Settings
-        from llmusage.devtools.proxy_bench import _drop_db, _setup_db
-        from llmusage.pg.connect import resolve_url
+    with ExitStack() as stack:
+        url = args.database_url
+        if url is None:
+            from llmusage.config import Settings
+            from llmusage.pg.connect import resolve_url
 
-        scratch = resolve_url(Settings.from_env())
-        url = _setup_db(scratch)
-    try:
-        with tempfile.TemporaryDirectory(prefix="llmusage-soak-") as tmp:
-            result = run_soak(url, Path(tmp), args.seconds, args.rate, args.sample_every)
-    finally:
-        if scratch is not None:
-            _drop_db(scratch, url)
+            url = stack.enter_context(scratch_database(resolve_url(Settings.from_env()), SCRATCH_PREFIX))
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="llmusage-soak-"))
+        result = run_soak(url, Path(tmp), args.seconds, args.rate, args.sample_every)
     print(result.summary())
     for at, rss in result.samples:
         print(f"  t={at:7.1f} s  rss={rss:7.1f} MB")

@@ -1,14 +1,15 @@
 """Asset checks on the budgets and the lake's freshness (the data-quality suite is in assets/ingest.py)."""
 
-from datetime import timedelta
-
 import dagster as dg
 import polars as pl
 
+from llmusage.lake.lag import LAG_WINDOW
 from pipelines.assets.budgets import preview
 from pipelines.resources import LakeResource, PostgresResource
+from pipelines.schedules import INGEST_INTERVAL
 
-FRESHNESS_LAG = timedelta(hours=2, minutes=15)  # the lag window plus one schedule interval
+FRESHNESS_LAG = LAG_WINDOW + INGEST_INTERVAL
+"""How far the lake may be behind PostgreSQL: the lag window plus one ingest interval (2 h 15)."""
 
 
 @dg.asset_check(

@@ -62,8 +62,8 @@ def run_demo_pipeline(settings: Settings, first: date, last: date) -> bool:
     instance = instance_at(settings.home / "dagster")
     result = materialize_range(first, last, instance)
     materialized = sorted({e.asset_key.to_user_string() for e in result.get_asset_materialization_events()})
-    click.echo(f"dagster: run {result.run_id[:8]} {'succeeded' if result.success else 'FAILED'}, "
-               f"{first}..{last}: {', '.join(materialized)}")  # fmt: skip
+    outcome = "succeeded" if result.success else "FAILED"
+    click.echo(f"dagster: run {result.run_id[:8]} {outcome}, {first}..{last}: {', '.join(materialized)}")
     for evaluation in result.get_asset_check_evaluations():
         verdict = "passed" if evaluation.passed else f"FAILED ({evaluation.severity.value})"
         click.echo(f"  check {evaluation.asset_key.to_user_string()}.{evaluation.check_name}: {verdict}")

@@ -5,9 +5,12 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from llmusage.lake.lag import LAG_WINDOW
 from pipelines.jobs import chargeback_job, ingest_job
 
-LAG_WINDOW = timedelta(hours=2)
+INGEST_INTERVAL = timedelta(minutes=15)
+"""How often the ingest schedule runs (a divisor of an hour: it becomes the cron's minute step)."""
+INGEST_CRON = f"*/{INGEST_INTERVAL // timedelta(minutes=1)} * * * *"
 
 
 def ingest_partition_keys(now: datetime) -> list[str]:
@@ -19,7 +22,7 @@ def ingest_partition_keys(now: datetime) -> list[str]:
     return keys
 
 
-@dg.schedule(job=ingest_job, cron_schedule="*/15 * * * *", execution_timezone="UTC")
+@dg.schedule(job=ingest_job, cron_schedule=INGEST_CRON, execution_timezone="UTC")
 def ingest_schedule(context: dg.ScheduleEvaluationContext):
     """Keep the lake current: today's partition every 15 minutes, yesterday's too during the lag window."""
     moment = context.scheduled_execution_time or datetime.now(UTC)

@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,14 +75,22 @@ def ensure_venv(path: Path, packages: list[str]) -> Path:
     return python
 
 
-def timed(name: str, argv: list[str], env: dict[str, str], repeat: int = 1) -> dict[str, object]:
+@dataclass(frozen=True)
+class Timing:
+    name: str
+    seconds: float | None  # wall time; None: the run failed
+    rss_mb: float | None  # peak RSS
+    out: str  # what the run printed
+
+
+def timed(name: str, argv: list[str], env: dict[str, str], repeat: int = 1) -> Timing:
     """The best of `repeat` runs (wall time), with that run's peak RSS."""
     runs = [timed_once(name, argv, env) for _ in range(repeat)]
-    ok = [r for r in runs if r["seconds"] is not None]
-    return min(ok, key=lambda r: r["seconds"]) if ok else runs[0]  # type: ignore[arg-type,return-value]
+    ok = [r for r in runs if r.seconds is not None]
+    return min(ok, key=lambda r: r.seconds or 0.0) if ok else runs[0]
 
 
-def timed_once(name: str, argv: list[str], env: dict[str, str]) -> dict[str, object]:
+def timed_once(name: str, argv: list[str], env: dict[str, str]) -> Timing:
     with tempfile.NamedTemporaryFile("r", suffix=".time") as out:
         done = subprocess.run(
             ["/usr/bin/time", "-o", out.name, "-f", "%e %M", *argv],
@@ -92,9 +101,9 @@ def timed_once(name: str, argv: list[str], env: dict[str, str]) -> dict[str, obj
         )
         if done.returncode != 0:
             print(f"{name} failed: {done.stderr.strip()[-400:]}", flush=True)
-            return {"name": name, "seconds": None, "rss_mb": None, "out": ""}
+            return Timing(name, None, None, "")
         seconds, rss_kb = out.read().split()[-2:]
-    return {"name": name, "seconds": float(seconds), "rss_mb": int(rss_kb) / 1024, "out": done.stdout.strip()}
+    return Timing(name, float(seconds), int(rss_kb) / 1024, done.stdout.strip())
 
 
 def main() -> None:
@@ -130,10 +139,8 @@ def main() -> None:
     correlation = current_correlation(base)
     if count != str(args.rows) or (args.order == "seeded" and correlation > 0.5):
         print(f"seeding {args.rows:,} logs over {args.days} days ...", flush=True)
-        sh(
-            str(LLMUSAGE), "seed", "--logs", str(args.rows), "--days", str(args.days), "--seed", "7",
-            "--end", END, "--reset", env=env,
-        )  # fmt: skip
+        seed_args = f"--logs {args.rows} --days {args.days} --seed 7 --end {END} --reset".split()
+        sh(str(LLMUSAGE), "seed", *seed_args, env=env)
         sh(*base, "-c", 'VACUUM ANALYZE "LiteLLM_SpendLogs"')
     if args.order == "time" and current_correlation(base) < 0.9:
         print("clustering the spend log table by created_at ...", flush=True)
@@ -154,7 +161,7 @@ def main() -> None:
     for _ in range(n):  # each a full extract into an empty lake
         shutil.rmtree(HOME / "lake", ignore_errors=True)
         ours.append(timed_once("llmusage extract -> Parquet", [str(LLMUSAGE), "extract"], env))
-    results.append(min(ours, key=lambda r: r["seconds"] or float("inf")))
+    results.append(min(ours, key=lambda r: r.seconds or float("inf")))
     rerun = timed("  re-run, nothing new", [str(LLMUSAGE), "extract"], env, n)
 
     # One new day: the last day's rows again, one day later, then a no-argument run.
@@ -165,9 +172,10 @@ def main() -> None:
         sh(*base, "-c", load_sql("new_day_delete.sql"))
         sh(str(LLMUSAGE), "extract", "--date", "2026-11-21", env=env)  # drop the new partition again
 
-    peers = [r for r in results[1:4] if r["seconds"]]
-    fastest = min(peers, key=lambda r: r["seconds"]) if peers else None
-    ceiling = results[0]["seconds"]
+    peers = [r for r in results[1:4] if r.seconds]
+    fastest = min(peers, key=lambda r: r.seconds or 0.0) if peers else None
+    fastest_s = fastest.seconds if fastest else None
+    ceiling = results[0].seconds
     print()
     print(
         f"best of {n} runs each; rows {args.rows:,} over {args.days} days; order {args.order}, created_at correlation {correlation:.3f}"
@@ -176,27 +184,27 @@ def main() -> None:
         f"{'contender':<32}{'wall s':>8}{'rows/s':>13}{'peak RSS MB':>13}{'x psql':>8}{'x fastest peer':>16}"
     )
     for r in [*results, rerun, new_day]:
-        s = r["seconds"]
+        s = r.seconds
         if s is None:
-            print(f"{r['name']:<32}{'failed':>8}")
+            print(f"{r.name:<32}{'failed':>8}")
             continue
-        rows = args.rows if not str(r["name"]).startswith("  ") else None
+        rows = args.rows if not r.name.startswith("  ") else None
         rate = f"{args.rows / s:,.0f}" if rows else "-"
         vs_psql = f"{s / ceiling:.2f}" if ceiling else "-"
-        vs_peer = f"{s / fastest['seconds']:.2f}" if fastest else "-"
-        print(f"{r['name']:<32}{s:>8.2f}{rate:>13}{r['rss_mb']:>13.0f}{vs_psql:>8}{vs_peer:>16}")
-    print(f"new-day run output: {new_day['out'].splitlines()[0] if new_day['out'] else '-'}")
-    ours = results[4]["seconds"]
-    if ours and fastest and ceiling:
-        best = fastest["seconds"]
+        vs_peer = f"{s / fastest_s:.2f}" if fastest_s else "-"
+        print(f"{r.name:<32}{s:>8.2f}{rate:>13}{r.rss_mb:>13.0f}{vs_psql:>8}{vs_peer:>16}")
+    print(f"new-day run output: {new_day.out.splitlines()[0] if new_day.out else '-'}")
+    ours_s, ours_rss = results[4].seconds, results[4].rss_mb
+    if ours_s and fastest and fastest_s and ceiling and ours_rss is not None:
+        best = fastest_s
         print(
-            f"targets: <= fastest peer ({fastest['name']}, {fastest['seconds']:.2f}s): "
-            f"{'met' if ours <= fastest['seconds'] else f'missed by {ours / best - 1:.0%}'}; "
+            f"targets: <= fastest peer ({fastest.name}, {best:.2f}s): "
+            f"{'met' if ours_s <= best else f'missed by {ours_s / best - 1:.0%}'}; "
             f"<= 1.5x psql ({1.5 * ceiling:.2f}s): "
-            f"{'met' if ours <= 1.5 * ceiling else f'missed by {ours / (1.5 * ceiling) - 1:.0%}'}; "
-            f"peak RSS <= 400 MB: {'met' if results[4]['rss_mb'] <= 400 else 'missed'} "
-            f"({results[4]['rss_mb']:.0f} MB); re-run < 1 s: "
-            f"{'met' if rerun['seconds'] and rerun['seconds'] < 1 else 'missed'} ({rerun['seconds']}s)"
+            f"{'met' if ours_s <= 1.5 * ceiling else f'missed by {ours_s / (1.5 * ceiling) - 1:.0%}'}; "
+            f"peak RSS <= 400 MB: {'met' if ours_rss <= 400 else 'missed'} "
+            f"({ours_rss:.0f} MB); re-run < 1 s: "
+            f"{'met' if rerun.seconds and rerun.seconds < 1 else 'missed'} ({rerun.seconds}s)"
         )
     if args.stop:
         sh(str(LLMUSAGE), "db", "stop", env=env)
@@ -205,10 +213,10 @@ def main() -> None:
 def current_correlation(base: list[str]) -> float:
     """pg_stats' correlation of created_at with the physical row order (1: appended in time order)."""
     sh(*base, "-c", 'ANALYZE "LiteLLM_SpendLogs"')
-    value = sh(
-        *base, "-c", "SELECT correlation FROM pg_stats "
-        "WHERE tablename = 'LiteLLM_SpendLogs' AND attname = 'created_at'",
-    ).strip()  # fmt: skip
+    query = (
+        "SELECT correlation FROM pg_stats WHERE tablename = 'LiteLLM_SpendLogs' AND attname = 'created_at'"
+    )
+    value = sh(*base, "-c", query).strip()
     return float(value) if value else 0.0
 
 

@@ -86,6 +86,7 @@ def _write_big_lake(url: str, lake: Path, rows: int) -> None:
     from llmusage.devtools.seed.loader import SeedOptions, end_of_day
     from llmusage.devtools.seed.org import build_org
     from llmusage.devtools.seed.traffic import LogGenerator
+    from llmusage.lake.layout import partition_dir
 
     marker = lake / f".complete-v2-{rows}"
     if marker.exists():
@@ -103,7 +104,7 @@ def _write_big_lake(url: str, lake: Path, rows: int) -> None:
             .partition_by("day", as_dict=True, include_key=False)
             .items()
         ):
-            target = lake / "spend_logs" / f"date={day}"
+            target = partition_dir(lake, day)
             target.mkdir(parents=True, exist_ok=True)
             part.write_parquet(target / f"part-{n:03d}.parquet", compression="zstd", row_group_size=1_000_000)
         print(
@@ -126,7 +127,7 @@ def main() -> None:
     import psycopg
 
     with psycopg.connect(url) as conn:
-        have = conn.execute('SELECT count(*) FROM "LiteLLM_SpendLogs"').fetchone()[0]
+        [(have,)] = conn.execute('SELECT count(*) FROM "LiteLLM_SpendLogs"').fetchall()
     if have != args.rows:
         print(f"seeding {args.rows:,} logs ...", flush=True)
         _cli("seed", "--logs", str(args.rows), "--days", "30", "--seed", "42", "--end", END, "--reset")
@@ -134,8 +135,10 @@ def main() -> None:
     if args.big_rows:
         _write_big_lake(url, HOME / "lake-big", args.big_rows)
 
+    from llmusage.lake.layout import rollups_dir
+
     def cold(lake: Path):
-        return lambda: shutil.rmtree(lake / "rollups", ignore_errors=True)
+        return lambda: shutil.rmtree(rollups_dir(lake), ignore_errors=True)
 
     results: list[tuple[str, int, float, str]] = []
     seconds, detail = _best(

@@ -59,18 +59,17 @@ def budget_flags(context: dg.AssetExecutionContext, postgres: PostgresResource, 
     _refuse_after_failed_quality(context)
     result = load(lake.reconcile_dir)
     report = write_back(postgres.url(), result)
+    changes = [f"- flagged {t} `{e}`" for t, e in report.flagged]
+    changes += [f"- unflagged {t} `{e}`" for t, e in report.unflagged]
     return dg.MaterializeResult(
         metadata={
             "flagged": len(report.flagged),
             "unflagged": len(report.unflagged),
             "status_changes": report.status_changes,
             "events": report.events,
-            "changes": dg.MetadataValue.md(
-                "\n".join([f"- flagged {t} `{e}`" for t, e in report.flagged]
-                          + [f"- unflagged {t} `{e}`" for t, e in report.unflagged]) or "no change"
-            ),
+            "changes": dg.MetadataValue.md("\n".join(changes) or "no change"),
         }
-    )  # fmt: skip
+    )
 
 
 def _refuse_after_failed_quality(context: dg.AssetExecutionContext) -> None:

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from pipelines.assets.ingest import DIMENSIONS
+from llmusage.lake.layout import DIM_TABLES
 from pipelines.partitions import monthly_partitions
 from pipelines.resources import LakeResource
 
@@ -11,7 +11,7 @@ from pipelines.resources import LakeResource
     partitions_def=monthly_partitions,
     group_name="chargeback",
     kinds={"parquet", "csv"},
-    deps=["spend_logs", *[f"dim_{name}" for name in DIMENSIONS]],
+    deps=["spend_logs", *[f"dim_{name}" for name in DIM_TABLES]],
 )
 def chargeback_statement(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """The month's FOCUS-style statement by team (CSV, Parquet, summary.md) under exports/chargeback/;

@@ -4,29 +4,33 @@ from datetime import timedelta
 
 import dagster as dg
 
+from llmusage.lake.layout import DIM_TABLES, dim_path, spend_logs_dir
 from pipelines.partitions import daily_partitions
 from pipelines.resources import LakeResource, PostgresResource
 
-DIMENSIONS = ("keys", "users", "teams", "organizations", "models")
 QUALITY_CHECK = "spend_logs_quality"
 
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(f"dim_{name}", group_name="ingest", kinds={"postgres", "parquet"},
-                     description=f"Snapshot of the {name} table in lake/dims/{name}.parquet.")
-        for name in DIMENSIONS
+        dg.AssetSpec(
+            f"dim_{name}",
+            group_name="ingest",
+            kinds={"postgres", "parquet"},
+            description=f"Snapshot of the {name} table in lake/dims/{name}.parquet.",
+        )
+        for name in DIM_TABLES
     ],
-)  # fmt: skip
+)
 def dimension_snapshots(postgres: PostgresResource, lake: LakeResource):
     """Snapshots of keys, users, teams, organizations and models, rewritten whole each run."""
     from llmusage.lake.dims import snapshot_dims
 
     counts = snapshot_dims(postgres.url(), lake.lake_dir)
-    for name in DIMENSIONS:
+    for name in DIM_TABLES:
         yield dg.MaterializeResult(
             asset_key=f"dim_{name}",
-            metadata={"rows": counts.get(name, 0), "path": str(lake.lake_dir / "dims" / f"{name}.parquet")},
+            metadata={"rows": counts.get(name, 0), "path": str(dim_path(lake.lake_dir, name))},
         )
 
 
@@ -65,7 +69,7 @@ def spend_logs(context: dg.AssetExecutionContext, postgres: PostgresResource, la
             "first_day": str(first),
             "last_day": str(last),
             "partitions_written": sum(1 for p in report.partitions if p.path is not None),
-            "path": str(lake.lake_dir / "spend_logs"),
+            "path": str(spend_logs_dir(lake.lake_dir)),
         },
         check_results=[
             dg.AssetCheckResult(

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import dagster as dg
 
-from pipelines.assets.ingest import DIMENSIONS
+from llmusage.lake.layout import DIM_TABLES, spend_daily_dir
 from pipelines.partitions import daily_partitions
 from pipelines.resources import LakeResource
 
@@ -29,7 +29,7 @@ def spend_daily(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.Mat
             "requests": sum(r.requests for r in results),
             "spend": dg.MetadataValue.float(round(sum(r.spend for r in results), 6)),
             "days": len(days),
-            "path": str(lake.lake_dir / "rollups" / "spend_daily"),
+            "path": str(spend_daily_dir(lake.lake_dir)),
         }
     )
 
@@ -37,7 +37,7 @@ def spend_daily(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.Mat
 @dg.asset(
     group_name="warehouse",
     kinds={"duckdb"},
-    deps=["spend_logs", "spend_daily", *[f"dim_{name}" for name in DIMENSIONS]],
+    deps=["spend_logs", "spend_daily", *[f"dim_{name}" for name in DIM_TABLES]],
     pool="duckdb",
 )
 def warehouse(lake: LakeResource) -> dg.MaterializeResult:

@@ -16,8 +16,8 @@ END = datetime(2026, 3, 1)  # exclusive: the last day seeded is 2026-02-28
 SPEND_TOLERANCE = 1e-9  # relative; float sums differ only in the last bits
 
 
-def _seed(url: str, **kwargs: object) -> SeedReport:
-    options = SeedOptions(**{"logs": 30_000, "days": 14, "seed": 7, "end": END, "reset": True, **kwargs})  # type: ignore[arg-type]
+def _seed(url: str, logs: int = 30_000, seed_value: int = 7, anomalies: bool = False) -> SeedReport:
+    options = SeedOptions(logs=logs, days=14, seed=seed_value, anomalies=anomalies, end=END, reset=True)
     with psycopg.connect(url) as conn:
         return seed(conn, options)
 
@@ -112,10 +112,8 @@ def test_keys_are_stored_as_hashes_only(clean: SeedReport, database_url: str) ->
     with psycopg.connect(database_url) as conn:
         tokens = {r[0] for r in conn.execute('SELECT token FROM "LiteLLM_VerificationToken"')}
         assert tokens == {hashlib.sha256(raw.encode()).hexdigest() for raw in clean.keys.values()}
-        dump = "\n".join(
-            str(r) for table in ("LiteLLM_VerificationToken", "LiteLLM_SpendLogs")
-            for r in conn.execute(f'SELECT * FROM "{table}" LIMIT 5000')
-        )  # fmt: skip
+        tables = ("LiteLLM_VerificationToken", "LiteLLM_SpendLogs")
+        dump = "\n".join(str(r) for t in tables for r in conn.execute(f'SELECT * FROM "{t}" LIMIT 5000'))
         assert not re.search(r"sk-[0-9a-f]{20,}", dump)
 
 
@@ -162,9 +160,10 @@ def test_policy_features_are_present_and_respected(clean: SeedReport, database_u
 
 def test_traffic_is_skewed_with_a_daily_rhythm_and_tags(clean: SeedReport, database_url: str) -> None:
     with psycopg.connect(database_url) as conn:
-        shares = [r[0] for r in conn.execute(
+        team_shares = conn.execute(
             'SELECT sum(spend) / (SELECT sum(spend) FROM "LiteLLM_SpendLogs") FROM "LiteLLM_SpendLogs" GROUP BY team_id ORDER BY 1 DESC'
-        )]  # fmt: skip
+        )
+        shares = [r[0] for r in team_shares]
         assert shares[0] > 2 * shares[len(shares) // 2]  # a few heavy teams
         by_hour = dict(
             conn.execute(
@@ -174,9 +173,10 @@ def test_traffic_is_skewed_with_a_daily_rhythm_and_tags(clean: SeedReport, datab
         assert by_hour[14] > 3 * by_hour[3]  # afternoon peak, quiet night
         models = conn.execute('SELECT count(DISTINCT model) FROM "LiteLLM_SpendLogs"').fetchone()[0]
         assert models >= 4
-        tags = {r[0] for r in conn.execute(
+        tag_keys = conn.execute(
             """SELECT DISTINCT split_part(tag, ':', 1) FROM "LiteLLM_SpendLogs", jsonb_array_elements_text(metadata->'tags') tag"""
-        )}  # fmt: skip
+        )
+        tags = {r[0] for r in tag_keys}
         assert {"env", "app", "feature"} <= tags
         envs = {
             r[0] for r in conn.execute("""SELECT DISTINCT metadata->'tags'->>0 FROM "LiteLLM_SpendLogs" """)
@@ -190,7 +190,7 @@ def test_same_seed_same_data(database_url: str) -> None:
     keys = "SELECT md5(string_agg(token || coalesce(max_budget::text, '-'), ',' ORDER BY token)) FROM \"LiteLLM_VerificationToken\""
     runs = []
     for seed_value in (11, 11, 12):
-        _seed(database_url, logs=5_000, seed=seed_value)
+        _seed(database_url, logs=5_000, seed_value=seed_value)
         with psycopg.connect(database_url) as conn:
             runs.append((conn.execute(fingerprint).fetchone()[0], conn.execute(keys).fetchone()[0]))
     assert runs[0] == runs[1]

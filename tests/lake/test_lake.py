@@ -20,7 +20,8 @@ from llmusage.devtools.seed import SeedOptions, seed
 from llmusage.errors import LlmusageError
 from llmusage.lake import extract as extract_module
 from llmusage.lake.dims import snapshot_dims
-from llmusage.lake.extract import PART_FILE, ExtractOptions, extract, partition_dir
+from llmusage.lake.extract import ExtractOptions, extract
+from llmusage.lake.layout import PART_FILE, partition_dir
 from llmusage.lake.lock import lake_lock
 from llmusage.lake.state import LakeState
 from llmusage.lake.warehouse import build
@@ -243,7 +244,7 @@ def test_dimension_snapshots(seeded: str, lake: Path) -> None:
     }
     with psycopg.connect(seeded) as conn:
         for name, table in tables.items():
-            expected = conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]  # type: ignore[index]
+            [(expected,)] = conn.execute(f'SELECT count(*) FROM "{table}"').fetchall()
             snapshot = pq.read_table(lake / "dims" / f"{name}.parquet")
             assert counts[name] == snapshot.num_rows == expected > 0, name
     keys = pq.read_table(lake / "dims" / "keys.parquet")
@@ -285,7 +286,8 @@ def test_warehouse_build_while_an_analyst_holds_the_old_file(
             months = fresh.execute("SELECT DISTINCT month FROM chargeback_monthly").fetchall()
             assert months == [(date(2026, 1, 1),)]
     finally:
-        analyst.stdin.close()  # type: ignore[union-attr]
+        if analyst.stdin is not None:
+            analyst.stdin.close()
         assert analyst.wait(timeout=30) == 0
     assert not list(tmp_path.glob(".warehouse.duckdb*"))
 

@@ -63,13 +63,13 @@ def lake(database_url: str, cli_env: dict[str, str]) -> Path:
             (K1, K2),
         )
         for rid, at, key, user, team, model, provider, p, c, cost, tags in LOGS:
+            metadata = json.dumps({"tags": tags} if tags else {})
             conn.execute(
                 """INSERT INTO "LiteLLM_SpendLogs" (request_id, api_key, model, api_provider, prompt_tokens,
                    completion_tokens, total_tokens, spend, "user", team_id, metadata, created_at)
                    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-                (rid, key, model, provider, p, c, p + c, cost, user, team,
-                 json.dumps({"tags": tags} if tags else {}), at),
-            )  # fmt: skip
+                (rid, key, model, provider, p, c, p + c, cost, user, team, metadata, at),
+            )
     lake_dir = Path(cli_env["LLMUSAGE_HOME"]) / "lake"
     extract(database_url, lake_dir, ExtractOptions(days=(date(2026, 3, 1), date(2026, 4, 30))))
     snapshot_dims(database_url, lake_dir)

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import click
 
 from llmusage.config import Settings
 from llmusage.errors import LlmusageError
+from llmusage.lake.lag import LAG_WINDOW
+from llmusage.lake.layout import dims_dir
 from llmusage.reports.params import parse_day
+
+if TYPE_CHECKING:
+    from llmusage.lake.extract import ExtractReport
 
 
 def parse_days(on: str | None, first: str | None, last: str | None) -> tuple[date, date] | None:
@@ -29,7 +35,7 @@ def parse_days(on: str | None, first: str | None, last: str | None) -> tuple[dat
 
 def run_extract(
     settings: Settings, days: tuple[date, date] | None, with_payload: bool, lag_hours: float
-) -> tuple[object, dict[str, int]]:
+) -> tuple[ExtractReport, dict[str, int]]:
     from llmusage.lake.dims import snapshot_dims
     from llmusage.lake.extract import ExtractOptions, extract
     from llmusage.pg.connect import resolve_url
@@ -49,7 +55,7 @@ def run_extract(
 @click.option(
     "--lag-hours",
     type=float,
-    default=2.0,
+    default=LAG_WINDOW / timedelta(hours=1),
     show_default=True,
     help="Re-check days this close to the newest row.",
 )
@@ -70,14 +76,14 @@ def extract_command(
     started = time.perf_counter()
     report, dims = run_extract(settings, days, with_payload, lag_hours)
     seconds = time.perf_counter() - started
-    written = [p for p in report.partitions if p.path is not None]  # type: ignore[attr-defined]
-    removed = len(report.partitions) - len(written)  # type: ignore[attr-defined]
+    written = [p for p in report.partitions if p.path is not None]
+    removed = len(report.partitions) - len(written)
     click.echo(
-        f"extract: {len(written)} partitions written ({report.rows:,} rows, ${report.spend:,.2f})"  # type: ignore[attr-defined]
+        f"extract: {len(written)} partitions written ({report.rows:,} rows, ${report.spend:,.2f})"
         + (f", {removed} emptied" if removed else "")
-        + f", {report.checked_days} days checked, in {seconds:.2f}s"  # type: ignore[attr-defined]
+        + f", {report.checked_days} days checked, in {seconds:.2f}s"
     )
-    click.echo(f"dims: {', '.join(f'{k} {v}' for k, v in dims.items())} -> {settings.lake_dir / 'dims'}")
+    click.echo(f"dims: {', '.join(f'{k} {v}' for k, v in dims.items())} -> {dims_dir(settings.lake_dir)}")
 
 
 @click.group("warehouse")

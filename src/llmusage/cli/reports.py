@@ -7,11 +7,17 @@ Thin wrappers over `llmusage.reports`; every report reads the lake as of its las
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from llmusage.config import Settings
 from llmusage.errors import LlmusageError
+from llmusage.reports.params import allowed_dimensions
+
+if TYPE_CHECKING:
+    from llmusage.reports.chargeback import Statement
+    from llmusage.reports.report import Report
 
 _FORMAT = click.option(
     "--format",
@@ -26,10 +32,10 @@ _FROM = click.option("--from", "first", help="First UTC day (YYYY-MM-DD).")
 _TO = click.option("--to", "last", help="Last UTC day, inclusive (YYYY-MM-DD).")
 
 
-def _emit(report: object, fmt: str | None, out: Path | None) -> None:
+def _emit(report: Report, fmt: str | None, out: Path | None) -> None:
     from llmusage.reports.output import render
 
-    message = render(report, fmt, out)  # type: ignore[arg-type]
+    message = render(report, fmt, out)
     if message:
         click.echo(message, err=True)
     if out is not None:
@@ -42,8 +48,7 @@ def report() -> None:
 
 
 @report.command("spend")
-@click.option("--by", "by", default="team", show_default=True,
-              help="Comma list of: day, week, month, org, team, user, key, model, provider, tag, tag:NAME.")  # fmt: skip
+@click.option("--by", "by", default="team", show_default=True, help=f"Comma list of: {allowed_dimensions()}.")
 @_FROM
 @_TO
 @click.option("--where", "where", multiple=True, help="DIM=VALUE[,VALUE...] or DIM!=VALUE; repeatable.")
@@ -115,9 +120,14 @@ def report_drift(fmt: str | None, out: Path | None) -> None:
 @_FORMAT
 @_OUT
 def report_anomalies(
-    first: str | None, last: str | None, baseline_days: int, threshold: float, min_increase: float,
-    fmt: str | None, out: Path | None,
-) -> None:  # fmt: skip
+    first: str | None,
+    last: str | None,
+    baseline_days: int,
+    threshold: float,
+    min_increase: float,
+    fmt: str | None,
+    out: Path | None,
+) -> None:
     """Days on which a team's or key's spend jumped above its trailing baseline (default: the last 7 days)."""
     from llmusage.reports.anomalies import anomalies_report
     from llmusage.reports.params import parse_range
@@ -167,8 +177,11 @@ def report_chart(by: str, first: str | None, last: str | None, out: Path) -> Non
 @click.command("chargeback")
 @click.option("--month", required=True, help="YYYY-MM (UTC calendar month).")
 @click.option("--by", type=click.Choice(["team", "org"]), default="team", show_default=True)
-@click.option("--out", type=click.Path(path_type=Path),
-              help="Base directory (must exist; default $LLMUSAGE_HOME/exports/chargeback).")  # fmt: skip
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    help="Base directory (must exist; default $LLMUSAGE_HOME/exports/chargeback).",
+)
 @click.option("--restate", is_flag=True, help="Rebuild a frozen (closed) statement.")
 def chargeback_command(month: str, by: str, out: Path | None, restate: bool) -> None:
     """One FOCUS-style statement per month: CSV, Parquet, summary.md (frozen once the month is closed)."""
@@ -179,10 +192,9 @@ def chargeback_command(month: str, by: str, out: Path | None, restate: bool) -> 
     _print_statement(statement)
 
 
-def _print_statement(statement: object) -> None:
-    from llmusage.reports.chargeback import CENT, Statement
+def _print_statement(statement: Statement) -> None:
+    from llmusage.reports.chargeback import CENT
 
-    assert isinstance(statement, Statement)
     if statement.written:
         state = statement.status + (" (frozen)" if statement.status == "closed" else ", rebuilt on every run")
     else:

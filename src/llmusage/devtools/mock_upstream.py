@@ -99,10 +99,9 @@ def build_app(options: MockOptions) -> web.Application:
             items = (
                 inputs if isinstance(inputs, list) and inputs and not isinstance(inputs[0], int) else [inputs]
             )
-            data = [
-                {"object": "embedding", "index": i, "embedding": [((seed[(i + j) % 32]) - 128) / 128 for j in range(options.embedding_dim)]}
-                for i in range(len(items))
-            ]  # fmt: skip
+            dim = options.embedding_dim
+            vectors = [[(seed[(i + j) % 32] - 128) / 128 for j in range(dim)] for i in range(len(items))]
+            data = [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)]
             usage = {"prompt_tokens": prompt, "total_tokens": prompt}
             out = {"object": "list", "data": data, "model": model, "usage": usage}
             return web.Response(body=orjson.dumps(out), content_type="application/json")

@@ -15,21 +15,25 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg
-from psycopg import sql
 
 from llmusage.config import Settings
 from llmusage.devtools.loopback import free_port, stop, wait_healthy
-from llmusage.pg import migrations
-from llmusage.pg.connect import resolve_url, with_database
+from llmusage.devtools.scratch_db import create_scratch_database, drop_scratch_database
+from llmusage.pg.connect import resolve_url
 
 KEY = "sk-bench-" + "0" * 40
 BODY = json.dumps(
     {"model": "bench-chat", "messages": [{"role": "user", "content": "hello bench"}], "max_tokens": 8}
 ).encode()
 TARGETS = {"p50_ms": 1.0, "p99_ms": 5.0, "throughput_ratio_c32": 0.60}
+SCRATCH_PREFIX = "llmusage_bench_proxy"
+
+Write = Callable[[str], object]
+"""Where the report's lines go (`print` by default)."""
 
 
 @dataclass
@@ -91,23 +95,6 @@ async def _phase(url: str, headers: dict[str, str], concurrency: int, count: int
     return Phase("", concurrency, latencies, seconds, failures)
 
 
-def _setup_db(server_url: str) -> str:
-    name = f"llmusage_bench_proxy_{os.getpid()}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = with_database(server_url, name)
-    with psycopg.connect(url, autocommit=True) as conn:
-        migrations.migrate(conn)
-    return url
-
-
-def _drop_db(server_url: str, url: str) -> None:
-    name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
 def _seed(url: str, mock_url: str) -> None:
     import hashlib
 
@@ -140,15 +127,21 @@ def _seed(url: str, mock_url: str) -> None:
         )
 
 
-def run(concurrencies: tuple[int, ...], count: int, limit_s: float, workers: int, rounds: int = 3,
-        out: object = None) -> int:  # fmt: skip
+def run(
+    concurrencies: tuple[int, ...],
+    count: int,
+    limit_s: float,
+    workers: int,
+    rounds: int = 3,
+    out: Write | None = None,
+) -> int:
     """Run the benchmark and print the table; 0 if every target is met, 1 otherwise."""
     import uvloop
 
-    write = print if out is None else out  # type: ignore[assignment]
+    write: Write = print if out is None else out
     settings = Settings.from_env()
     server_url = resolve_url(settings)
-    db_url = _setup_db(server_url)
+    db_url = create_scratch_database(server_url, SCRATCH_PREFIX)
     procs: list[subprocess.Popen[bytes]] = []
     home = tempfile.mkdtemp(prefix="llmusage-bench-")
     env = {k: v for k, v in os.environ.items() if not k.startswith("LLMUSAGE_")}
@@ -164,9 +157,8 @@ def run(concurrencies: tuple[int, ...], count: int, limit_s: float, workers: int
             )
         )
         wait_healthy(mock_url, procs[-1])
-        procs.append(
-            subprocess.Popen([*cmd, "proxy", "--port", str(pport), "--workers", str(workers)], env=env, stderr=subprocess.DEVNULL)
-        )  # fmt: skip
+        proxy_cmd = [*cmd, "proxy", "--port", str(pport), "--workers", str(workers)]
+        procs.append(subprocess.Popen(proxy_cmd, env=env, stderr=subprocess.DEVNULL))
         wait_healthy(proxy_url, procs[-1])
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {KEY}"}
         results: dict[tuple[str, int], Phase] = {}
@@ -190,7 +182,7 @@ def run(concurrencies: tuple[int, ...], count: int, limit_s: float, workers: int
         return _report(results, concurrencies, logged, write, workers)
     finally:
         stop(procs)
-        _drop_db(server_url, db_url)
+        drop_scratch_database(server_url, db_url)
         import shutil
 
         shutil.rmtree(home, ignore_errors=True)
@@ -210,15 +202,20 @@ def _wait_logged(db_url: str, proxy_url: str) -> tuple[int, int]:
             pass
         time.sleep(0.1)
     with psycopg.connect(db_url) as conn:
-        logs, ok = conn.execute(
+        row = conn.execute(
             """SELECT count(*), count(*) FILTER (WHERE metadata->>'status' = 'success') FROM "LiteLLM_SpendLogs" """
         ).fetchone()
+    logs, ok = row if row is not None else (0, 0)
     return int(logs), int(ok)
 
 
-def _report(results: dict[tuple[str, int], Phase], concurrencies: tuple[int, ...], logged: tuple[int, int],
-            write: object, workers: int) -> int:  # fmt: skip
-    out = write  # type: ignore[assignment]
+def _report(
+    results: dict[tuple[str, int], Phase],
+    concurrencies: tuple[int, ...],
+    logged: tuple[int, int],
+    out: Write,
+    workers: int,
+) -> int:
     out(
         f"proxy benchmark: {os.cpu_count()} CPUs, proxy workers={workers}, load generator in-process (aiohttp, uvloop)"
     )
@@ -239,7 +236,7 @@ def _report(results: dict[tuple[str, int], Phase], concurrencies: tuple[int, ...
         out(
             f"{c:>4} {'added':<7} {'':>6} {'':>4} {x.pct(50) - d.pct(50):>+8.3f} {x.pct(95) - d.pct(95):>+8.3f} "
             f"{x.pct(99) - d.pct(99):>+8.3f} {x.rps / d.rps:>7.0%}"
-        )  # fmt: skip
+        )
     out("")
     misses: list[str] = []
     for c in concurrencies:

@@ -18,6 +18,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,8 +101,15 @@ def _seed(url: str, mock_url: str) -> None:
         )
 
 
-async def _load(url: str, seconds: float, rate: float, concurrency: int, result: SoakResult,
-                sample: callable, sample_every: float) -> list[str]:  # type: ignore[valid-type]  # fmt: skip
+async def _load(
+    url: str,
+    seconds: float,
+    rate: float,
+    concurrency: int,
+    result: SoakResult,
+    sample: Callable[[float], None],
+    sample_every: float,
+) -> list[str]:
     import aiohttp
 
     ids: list[str] = []
@@ -152,8 +160,14 @@ async def _load(url: str, seconds: float, rate: float, concurrency: int, result:
     return ids
 
 
-def run_soak(database_url: str, workdir: Path, seconds: float = 600.0, rate: float = 100.0,
-             sample_every: float = 5.0, concurrency: int = 32) -> SoakResult:  # fmt: skip
+def run_soak(
+    database_url: str,
+    workdir: Path,
+    seconds: float = 600.0,
+    rate: float = 100.0,
+    sample_every: float = 5.0,
+    concurrency: int = 32,
+) -> SoakResult:
     """Soak the proxy (see the module docstring); the database must be one this run may write to."""
     workdir.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("LLMUSAGE_")}

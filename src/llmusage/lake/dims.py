@@ -12,29 +12,24 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from llmusage.lake.layout import DIM_TABLES, aside_path, dim_path, dims_dir
 from llmusage.sqlfiles import load
-
-DIMENSIONS = ("keys", "users", "teams", "organizations", "models")
-
-
-def dims_dir(lake_dir: Path) -> Path:
-    return lake_dir / "dims"
 
 
 def snapshot_dims(url: str, lake_dir: Path) -> dict[str, int]:
     """Write every dimension snapshot; returns rows per dimension."""
     from llmusage.lake.reader import ArrowSession
 
-    target_dir = dims_dir(lake_dir)
-    target_dir.mkdir(parents=True, exist_ok=True)
+    dims_dir(lake_dir).mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
     with ArrowSession(url) as session:
-        for name in DIMENSIONS:
+        for name in DIM_TABLES:
             with session.query(load(f"lake/dim_{name}.sql")) as batches:
                 table = _normalize(batches.read_all())
-            aside = target_dir / f".{name}.parquet.{os.getpid()}.tmp"
+            target = dim_path(lake_dir, name)
+            aside = aside_path(target)
             pq.write_table(table, aside, compression="zstd")
-            os.replace(aside, target_dir / f"{name}.parquet")
+            os.replace(aside, target)
             counts[name] = table.num_rows
     return counts
 

@@ -71,13 +71,21 @@ import pyarrow.parquet as pq
 from psycopg import sql
 
 from llmusage.errors import LlmusageError
+from llmusage.lake.lag import LAG_WINDOW
+from llmusage.lake.layout import (
+    STALE_PARTITION_ASIDES,
+    aside_path,
+    partition_dir,
+    partition_path,
+    spend_logs_dir,
+    state_dir,
+)
 from llmusage.lake.lock import lake_lock
 from llmusage.lake.reader import ArrowSession
 from llmusage.lake.state import LakeState, PartitionRecord
 from llmusage.lake.tags import tags_from_metadata
 from llmusage.sqlfiles import load
 
-PART_FILE = "part-0.parquet"
 DICTIONARY_COLUMNS = ["api_key", "model", "api_provider", "user", "team_id"]
 STATISTICS_COLUMNS = ["created_at", "spend", "api_key", "model", "user", "team_id"]
 MAX_DAYS_PER_QUERY = 31
@@ -89,7 +97,7 @@ EPOCH = date(1970, 1, 1)
 class ExtractOptions:
     days: tuple[date, date] | None = None  # inclusive range; None: what changed since the last run
     with_payload: bool = False
-    lag: timedelta = timedelta(hours=2)
+    lag: timedelta = LAG_WINDOW
     workers: int = 2
     row_group_rows: int = 131_072
     buffer_bytes: int = 24 * 1024 * 1024
@@ -117,14 +125,6 @@ class ExtractReport:
         return math.fsum(p.spend for p in self.partitions)
 
 
-def spend_logs_dir(lake_dir: Path) -> Path:
-    return lake_dir / "spend_logs"
-
-
-def partition_dir(lake_dir: Path, day: date) -> Path:
-    return spend_logs_dir(lake_dir) / f"date={day.isoformat()}"
-
-
 def extract(url: str, lake_dir: Path, options: ExtractOptions | None = None) -> ExtractReport:
     """Bring the lake's spend log partitions up to date with PostgreSQL (see the module docstring)."""
     options = options or ExtractOptions()
@@ -133,7 +133,7 @@ def extract(url: str, lake_dir: Path, options: ExtractOptions | None = None) -> 
         state = LakeState.load(lake_dir)
         with _connect(url) as conn:
             columns = _columns(conn, options.with_payload)
-            days, checked, watermark = _plan(conn, state, options)
+            days, checked, watermark = _plan(conn, lake_dir, state, options)
         report = ExtractReport(checked_days=checked)
         if days:
             report.partitions = _extract_days(url, lake_dir, state, columns, days, options)
@@ -148,7 +148,7 @@ def reset_spend_logs(lake_dir: Path) -> None:
 
     with lake_lock(lake_dir):
         shutil.rmtree(spend_logs_dir(lake_dir), ignore_errors=True)
-        shutil.rmtree(lake_dir / "_state", ignore_errors=True)
+        shutil.rmtree(state_dir(lake_dir), ignore_errors=True)
 
 
 def _connect(url: str) -> psycopg.Connection:
@@ -172,7 +172,7 @@ def _fingerprints(
 
 
 def _plan(
-    conn: psycopg.Connection, state: LakeState, options: ExtractOptions
+    conn: psycopg.Connection, lake_dir: Path, state: LakeState, options: ExtractOptions
 ) -> tuple[dict[date, int], int, datetime | None]:
     """The days to extract (with their row counts), how many days were checked, and the new watermark."""
     if options.days is not None:
@@ -180,19 +180,20 @@ def _plan(
         since, until = _midnight(first), _midnight(last + timedelta(days=1))
         found = _fingerprints(conn, since, until)
         wanted = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-        known = {d for d in wanted if state.get(d) is not None or partition_dir_exists(state, d)}
+        known = {d for d in wanted if state.get(d) is not None or partition_dir(lake_dir, d).exists()}
         days = {d: found[d][0] if d in found else 0 for d in wanted if d in found or d in known}
         return days, len(wanted), None
     mark = state.watermark_datetime()
     if mark is None and not state.partitions:  # first run: every day, no per-day scan needed
-        first, last = conn.execute(load("lake/spend_logs_span.sql")).fetchone()  # type: ignore[misc]
+        span = conn.execute(load("lake/spend_logs_span.sql")).fetchone()  # min and max: always one row
+        first, last = span if span is not None else (None, None)
         if first is None:
             return {}, 0, None
         every = [first.date() + timedelta(days=i) for i in range((last.date() - first.date()).days + 1)]
         return dict.fromkeys(every, 1), len(every), last
     since = datetime(1, 1, 1) if mark is None else _midnight((mark - options.lag).date())
     found = _fingerprints(conn, since, datetime(9999, 12, 31))
-    days: dict[date, int] = {}
+    days = {}
     for day, (n, latest) in found.items():
         record = state.get(day)
         if record is None or not record.matches(n, latest):
@@ -201,12 +202,8 @@ def _plan(
         day = date.fromisoformat(key)
         if _midnight(day) >= since and day not in found:
             days[day] = 0
-    latest = max((f[1] for f in found.values()), default=None)
-    return days, len(found), latest
-
-
-def partition_dir_exists(state: LakeState, day: date) -> bool:
-    return partition_dir(state.path.parent.parent, day).exists()
+    newest = max((f[1] for f in found.values()), default=None)
+    return days, len(found), newest
 
 
 def _midnight(day: date) -> datetime:
@@ -363,17 +360,17 @@ class DayRouter:
             self._flush(largest)
 
     def _aside(self, day: date) -> Path:
-        return partition_dir(self.lake_dir, day) / f".{PART_FILE}.{os.getpid()}.tmp"
+        return aside_path(partition_path(self.lake_dir, day))
 
     def _flush(self, day: date) -> None:
         buf = self.buffers[day]
         if not buf.batches:
             return
+        table = pa.Table.from_batches(buf.batches, schema=self.schema)
         if buf.writer is None:
             path = self._aside(day)
             path.parent.mkdir(parents=True, exist_ok=True)
-            buf.writer = open_writer(path, self.schema)  # type: ignore[arg-type]
-        table = pa.Table.from_batches(buf.batches, schema=self.schema)
+            buf.writer = open_writer(path, table.schema)
         buf.writer.write_table(table, row_group_size=max(1, table.num_rows))
         buf.written += buf.rows
         self.buffered_bytes -= buf.nbytes
@@ -385,7 +382,7 @@ class DayRouter:
         extracted_at = datetime.now(UTC).replace(tzinfo=None).isoformat()
         for day in sorted(self.days):
             buf = self.buffers.get(day)
-            target = partition_dir(self.lake_dir, day) / PART_FILE
+            target = partition_path(self.lake_dir, day)
             if buf is None:
                 _remove_partition(self.lake_dir, day)
                 state.put(day, None)
@@ -429,12 +426,12 @@ def publish_file(aside: Path, target: Path) -> None:
 
 def _remove_partition(lake_dir: Path, day: date) -> None:
     directory = partition_dir(lake_dir, day)
-    (directory / PART_FILE).unlink(missing_ok=True)
+    partition_path(lake_dir, day).unlink(missing_ok=True)
     if directory.exists() and not any(directory.iterdir()):
         directory.rmdir()
 
 
 def _remove_stale_asides(lake_dir: Path) -> None:
     """Aside files left by a crashed run (the lock guarantees no other run is writing)."""
-    for stale in spend_logs_dir(lake_dir).glob(f"date=*/.{PART_FILE}.*.tmp"):
+    for stale in spend_logs_dir(lake_dir).glob(STALE_PARTITION_ASIDES):
         stale.unlink(missing_ok=True)

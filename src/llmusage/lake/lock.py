@@ -14,13 +14,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from llmusage.errors import LlmusageError
+from llmusage.lake.layout import lock_path
 
 
 @contextmanager
 def lake_lock(lake_dir: Path) -> Iterator[None]:
     """Hold the lake's writer lock for the duration of the block, or raise LlmusageError if taken."""
     lake_dir.mkdir(parents=True, exist_ok=True)
-    path = lake_dir / ".extract.lock"
+    path = lock_path(lake_dir)
     with open(path, "a+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -21,6 +21,7 @@ from pathlib import Path
 import polars as pl
 
 from llmusage.errors import LlmusageError
+from llmusage.lake.layout import dim_path, partition_files
 
 PRICE_TOLERANCE = 1e-6  # relative, plus a micro-dollar absolute
 KEY_MOSTLY = 0.99
@@ -49,7 +50,7 @@ def load_days(lake_dir: Path, first: date, last: date) -> pl.DataFrame:
     files = [
         str(p)
         for n in range((last - first).days + 1)
-        for p in sorted((lake_dir / "spend_logs" / f"date={first + timedelta(days=n)}").glob("*.parquet"))
+        for p in partition_files(lake_dir, first + timedelta(days=n))
     ]
     if not files:
         return pl.DataFrame(schema={c: pl.String for c in COLUMNS})
@@ -57,10 +58,9 @@ def load_days(lake_dir: Path, first: date, last: date) -> pl.DataFrame:
 
 
 def _prepare(logs: pl.DataFrame, lake_dir: Path, first: date, last: date) -> pl.DataFrame:
-    dims = lake_dir / "dims"
     try:
-        models = pl.read_parquet(dims / "models.parquet", columns=["model_name", "model_info"])
-        keys = pl.read_parquet(dims / "keys.parquet", columns=["token"])
+        models = pl.read_parquet(dim_path(lake_dir, "models"), columns=["model_name", "model_info"])
+        keys = pl.read_parquet(dim_path(lake_dir, "keys"), columns=["token"])
     except FileNotFoundError as exc:
         raise LlmusageError(
             f"the lake has no dimension snapshots ({exc.filename}); run `llmusage extract`"

@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
+from llmusage.lake.layout import aside_path, partition_files, spend_daily_path
 from llmusage.sqlfiles import load
 
 
@@ -32,15 +33,7 @@ class RollupResult:
     path: Path | None
 
 
-def spend_daily_path(lake_dir: Path, day: date) -> Path:
-    return lake_dir / "rollups" / "spend_daily" / f"date={day.isoformat()}" / "part-0.parquet"
-
-
 SIGNATURE_KEY = b"llmusage.source"
-
-
-def _partition_files(lake_dir: Path, day: date) -> list[Path]:
-    return sorted((lake_dir / "spend_logs" / f"date={day.isoformat()}").glob("*.parquet"))
 
 
 def source_signature(files: list[Path]) -> bytes:
@@ -55,7 +48,7 @@ def source_signature(files: list[Path]) -> bytes:
 def current_spend_daily(lake_dir: Path, day: date) -> Path | None:
     """The day's rollup if it was built from the partition as it is now, else None."""
     target = spend_daily_path(lake_dir, day)
-    files = _partition_files(lake_dir, day)
+    files = partition_files(lake_dir, day)
     if not files or not target.exists():
         return None
     try:
@@ -73,7 +66,7 @@ def ensure_spend_daily(lake_dir: Path, day: date) -> Path | None:
 def build_spend_daily(lake_dir: Path, day: date) -> RollupResult:
     """Rebuild one day's rollup from its spend log partition."""
     target = spend_daily_path(lake_dir, day)
-    sources = _partition_files(lake_dir, day)
+    sources = partition_files(lake_dir, day)
     signature = source_signature(sources) if sources else b""
     files = [str(p) for p in sources]
     if not files:
@@ -85,7 +78,7 @@ def build_spend_daily(lake_dir: Path, day: date) -> RollupResult:
         table = duck.sql(load("warehouse/30_spend_daily.sql")).to_arrow_table()
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), SIGNATURE_KEY: signature})
     target.parent.mkdir(parents=True, exist_ok=True)
-    aside = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    aside = aside_path(target)
     pq.write_table(table, aside, compression="zstd")
     os.replace(aside, target)
     return RollupResult(

@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
+from llmusage.lake.layout import aside_path, state_path
+
 
 @dataclass(frozen=True)
 class PartitionRecord:
@@ -40,7 +42,7 @@ class LakeState:
 
     @classmethod
     def load(cls, lake_dir: Path) -> LakeState:
-        path = lake_dir / "_state" / "spend_logs.json"
+        path = state_path(lake_dir)
         if not path.exists():
             return cls(path=path)
         raw = json.loads(path.read_text())
@@ -73,6 +75,6 @@ class LakeState:
             "watermark": self.watermark,
             "partitions": {day: asdict(rec) for day, rec in sorted(self.partitions.items())},
         }
-        aside = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        aside = aside_path(self.path)
         aside.write_text(json.dumps(body, indent=1))
         os.replace(aside, self.path)

@@ -21,8 +21,7 @@ from pathlib import Path
 
 from llmusage.config import sql_dir
 from llmusage.errors import LlmusageError
-from llmusage.lake.dims import DIMENSIONS, dims_dir
-from llmusage.lake.extract import spend_logs_dir
+from llmusage.lake.layout import SPEND_LOG_FILES, aside_path, missing_dims, spend_logs_dir
 
 _NAME = re.compile(r"^(?:\d+_)?([a-z_][a-z0-9_]*)\.sql$")
 
@@ -60,15 +59,15 @@ def build(lake_dir: Path, target: Path, reconcile_dir: Path | None = None) -> li
 
     from llmusage.reconcile.store import entities_path
 
-    if not any(spend_logs_dir(lake_dir).glob("date=*/*.parquet")):
+    if not any(spend_logs_dir(lake_dir).glob(SPEND_LOG_FILES)):
         raise LlmusageError(
             f"the lake in {lake_dir} has no spend log partitions; run `llmusage extract` first"
         )
-    missing = [d for d in DIMENSIONS if not (dims_dir(lake_dir) / f"{d}.parquet").exists()]
+    missing = missing_dims(lake_dir)
     if missing:
         raise LlmusageError(f"the lake has no snapshot of {', '.join(missing)}; run `llmusage extract` first")
     target.parent.mkdir(parents=True, exist_ok=True)
-    aside = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    aside = aside_path(target)
     aside.unlink(missing_ok=True)
     built: list[WarehouseObject] = []
     try:
@@ -84,7 +83,8 @@ def build(lake_dir: Path, target: Path, reconcile_dir: Path | None = None) -> li
                 conn.execute(f"CREATE {kind.upper()} {name} AS {select}")
                 rows = None
                 if kind == "table":
-                    rows = conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0]  # type: ignore[index]
+                    counted = conn.execute(f"SELECT count(*) FROM {name}").fetchone()
+                    rows = counted[0] if counted else 0
                 built.append(WarehouseObject(name, kind, rows))
             conn.execute("CHECKPOINT")
         finally:

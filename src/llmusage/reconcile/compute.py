@@ -35,7 +35,7 @@ import pyarrow.compute as pc
 from llmusage.budgets.window import entity_window
 from llmusage.entities import BLOCK_MARKER, TEAM, USER, Kind
 from llmusage.errors import LlmusageError
-from llmusage.lake.extract import ExtractOptions
+from llmusage.lake.lag import LAG_WINDOW
 from llmusage.lake.rollups import ensure_spend_daily
 from llmusage.lake.state import LakeState
 from llmusage.reconcile.snapshot import Snapshot, open_snapshot
@@ -84,7 +84,7 @@ def lake_cutoff(lake_dir: Path, partitions: dict[date, Path]) -> datetime | None
     start_of_newest_day = datetime.combine(max(partitions), time())
     if newest is None:
         return start_of_newest_day
-    return min(newest - ExtractOptions().lag, datetime.combine(max(partitions) + timedelta(days=1), time()))
+    return min(newest - LAG_WINDOW, datetime.combine(max(partitions) + timedelta(days=1), time()))
 
 
 def spend_log_partitions(lake_dir: Path) -> dict[date, Path]:

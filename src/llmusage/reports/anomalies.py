@@ -55,10 +55,17 @@ def anomalies_report(
         )
     else:
         frame = pl.DataFrame(
-            schema={"day": pl.Date, "entity_type": pl.String, "name": pl.String, "spend": pl.Float64,
-                    "baseline": pl.Float64, "ratio": pl.Float64, "spend_above_baseline": pl.Float64,
-                    "entity_id": pl.String}
-        )  # fmt: skip
+            schema={
+                "day": pl.Date,
+                "entity_type": pl.String,
+                "name": pl.String,
+                "spend": pl.Float64,
+                "baseline": pl.Float64,
+                "ratio": pl.Float64,
+                "spend_above_baseline": pl.Float64,
+                "entity_id": pl.String,
+            }
+        )
     frame = frame.with_columns(
         entity_id=pl.when(pl.col("entity_type") == "key")
         .then(pl.col("entity_id").str.slice(0, 8))
@@ -77,5 +84,12 @@ def anomalies_report(
     )
 
 
-def anomalies(lake_dir: Path, **options: object) -> pl.DataFrame:
-    return anomalies_report(lake_dir, **options).frame  # type: ignore[arg-type]
+def anomalies(
+    lake_dir: Path,
+    start: date | None = None,
+    end: date | None = None,
+    baseline_days: int = 7,
+    threshold: float = 3.0,
+    min_increase: float = 1.0,
+) -> pl.DataFrame:
+    return anomalies_report(lake_dir, start, end, baseline_days, threshold, min_increase).frame

@@ -13,7 +13,7 @@ method so that they add up to that total (never a cent lost or invented by round
 
 Freezing. A statement is written to `<out>/YYYY-MM/<team|org>/` (chargeback.csv, chargeback.parquet,
 summary.md, manifest.json) aside, then renamed into place. A month is *closed* when the lake was last
-written at least `CLOSE_LAG` after the month ended (late rows have had time to land); a closed month's
+written at least `LAG_WINDOW` (`llmusage.lake.lag`) after the month ended (late rows have had time to land); a closed month's
 statement is frozen: a re-run leaves its bytes untouched and says so (after checking them against the
 SHA-256 digests in manifest.json: an altered file is an error), and only `restate=True` rebuilds it
 (the old one is replaced whole). A month not yet closed gives a *provisional* statement, rebuilt on
@@ -29,18 +29,19 @@ import json
 import os
 import shutil
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
 import polars as pl
 
 from llmusage.errors import LlmusageError
+from llmusage.lake.lag import LAG_WINDOW
+from llmusage.lake.layout import aside_path
 from llmusage.reports.params import parse_month
 from llmusage.reports.source import Freshness, freshness, lake_connection
 from llmusage.sqlfiles import load
 
-CLOSE_LAG = timedelta(hours=2)  # the extract's default lag window
 CURRENCY = "USD"
 FILES = ("chargeback.csv", "chargeback.parquet", "summary.md")
 CENT = Decimal("0.01")
@@ -85,16 +86,23 @@ def chargeback_lines(lake_dir: Path, month: str, by: str = "team") -> pl.DataFra
         raw = duck.sql(
             load("reports/chargeback_lines.sql"), params={"by": by, "start": start, "end": end}
         ).pl()
-    raw = raw.sort(["day", "sub_account_name", "sub_account_id", "model", "provider", "user", "api_key", "tags"],
-                   nulls_last=True)  # fmt: skip
+    raw = raw.sort(
+        ["day", "sub_account_name", "sub_account_id", "model", "provider", "user", "api_key", "tags"],
+        nulls_last=True,
+    )
     utc = pl.Datetime("us", "UTC")
     period_start = datetime(start.year, start.month, start.day, tzinfo=UTC)
     period_end = datetime(end.year, end.month, end.day, tzinfo=UTC)
     tags = [_tags(*row) for row in raw.select("user", "key_alias", "api_key", "tags").iter_rows()]
     description = (
-        pl.col("requests").cast(pl.String) + pl.lit(" requests to ") + pl.col("model")
-        + pl.lit(" by ") + pl.col("user") + pl.lit(" with key ") + pl.col("key_alias")
-    )  # fmt: skip
+        pl.col("requests").cast(pl.String)
+        + pl.lit(" requests to ")
+        + pl.col("model")
+        + pl.lit(" by ")
+        + pl.col("user")
+        + pl.lit(" with key ")
+        + pl.col("key_alias")
+    )
     return raw.select(
         pl.lit(period_start, utc).alias("BillingPeriodStart"),
         pl.lit(period_end, utc).alias("BillingPeriodEnd"),
@@ -141,12 +149,15 @@ def summary_markdown(lines: pl.DataFrame, month: str, by: str, status: str, fres
     cents = allocate_cents(accounts["BilledCost"].to_list(), total)
     label = "team" if by == "team" else "organization"
     through = f"{fresh.data_through:%Y-%m-%d %H:%M} UTC" if fresh.data_through else str(fresh.last_day)
+    meaning = (
+        "frozen: re-runs keep these bytes; `--restate` rebuilds"
+        if status == "closed"
+        else "the month is not closed in the lake; rebuilt on every run until it is"
+    )
     out = [
         f"# Chargeback {month} by {label}",
         "",
-        f"- Status: **{status}**"
-        + (" (frozen: re-runs keep these bytes; `--restate` rebuilds)" if status == "closed"
-           else " (the month is not closed in the lake; rebuilt on every run until it is)"),
+        f"- Status: **{status}** ({meaning})",
         f"- Billing period: {month}-01 00:00 UTC to the first of the next month (exclusive)",
         f"- Lake data through: {through}",
         f"- Lines: {lines.height:,} (UTC day x {label} x model x provider x user x key x request tags)",
@@ -155,7 +166,7 @@ def summary_markdown(lines: pl.DataFrame, month: str, by: str, status: str, fres
         "",
         f"| {label} | id | requests | tokens | billed |",
         "| --- | --- | ---: | ---: | ---: |",
-    ]  # fmt: skip
+    ]
     for row, amount in zip(accounts.iter_rows(named=True), cents, strict=True):
         out.append(
             f"| {row['SubAccountName']} | {row['SubAccountId']} | {row['x_Requests']:,} | "
@@ -194,7 +205,7 @@ def _verify(target: Path, manifest: dict) -> None:
 
 
 def _is_closed(fresh: Freshness, month_end: date) -> bool:
-    closes = datetime(month_end.year, month_end.month, month_end.day) + CLOSE_LAG
+    closes = datetime(month_end.year, month_end.month, month_end.day) + LAG_WINDOW
     return fresh.extracted_at is not None and fresh.extracted_at >= closes
 
 
@@ -203,9 +214,13 @@ def statement_dir(base: Path, month: str, by: str) -> Path:
 
 
 def chargeback(
-    lake_dir: Path, month: str, by: str = "team", out: Path | None = None, restate: bool = False,
+    lake_dir: Path,
+    month: str,
+    by: str = "team",
+    out: Path | None = None,
+    restate: bool = False,
     exports_dir: Path | None = None,
-) -> Statement:  # fmt: skip
+) -> Statement:
     """Produce (or find, frozen) the month's statement; `out` is the base directory (it must exist)."""
     start, end = parse_month(month)
     month = f"{start:%Y-%m}"
@@ -224,8 +239,17 @@ def chargeback(
         manifest = json.loads(manifest_path.read_text())
         if manifest.get("status") == "closed":
             _verify(target, manifest)
-            return Statement(month, by, target, "closed", False, manifest["lines"], manifest["requests"],
-                             Decimal(manifest["total_exact"]), manifest)  # fmt: skip
+            return Statement(
+                month=month,
+                by=by,
+                directory=target,
+                status="closed",
+                written=False,
+                lines=manifest["lines"],
+                requests=manifest["requests"],
+                total=Decimal(manifest["total_exact"]),
+                manifest=manifest,
+            )
     fresh = freshness(lake_dir)
     status = "closed" if _is_closed(fresh, end) else "provisional"
     lines = chargeback_lines(lake_dir, month, by)
@@ -250,7 +274,7 @@ def chargeback(
         "sha256": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
     }
     target.parent.mkdir(parents=True, exist_ok=True)
-    aside = target.with_name(f".{by}.{os.getpid()}.tmp")
+    aside = aside_path(target)
     old = target.with_name(f".{by}.{os.getpid()}.old")
     shutil.rmtree(aside, ignore_errors=True)
     aside.mkdir()

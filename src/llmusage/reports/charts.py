@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from llmusage.errors import LlmusageError
-from llmusage.lake.dims import dims_dir
+from llmusage.lake.layout import dim_path
 from llmusage.reports.output import check_out_path, write_atomic
-from llmusage.reports.params import parse_dimension
+from llmusage.reports.params import TIME_DIMENSIONS, parse_dimension
 from llmusage.reports.source import freshness
 from llmusage.reports.spend import group_spend, spend_groups
 
@@ -48,7 +48,7 @@ _BUDGETS = {  # dimension -> (dims file, id column, label column(s) as in spend_
 def daily_spend(lake_dir: Path, by: str, start: date | None = None, end: date | None = None) -> pl.DataFrame:
     """Spend per UTC day and group of `by` (the `TOP` largest groups, the rest as `other`)."""
     dim = parse_dimension(by)
-    if dim.name in ("day", "week", "month"):
+    if dim.name in TIME_DIMENSIONS:
         raise LlmusageError("report chart: --by must not be a time dimension (the x axis is the day)")
     groups = spend_groups(lake_dir, start, end)
     if groups.height == 0:
@@ -70,7 +70,7 @@ def budgets_for(lake_dir: Path, by: str, labels: list[str], groups: pl.DataFrame
     """max_budget by group label, for the groups that have one."""
     if by not in _BUDGETS:
         return {}
-    dims = pl.read_parquet(dims_dir(lake_dir) / f"{_BUDGETS[by]}.parquet")
+    dims = pl.read_parquet(dim_path(lake_dir, _BUDGETS[by]))
     if by == "team":
         table = dims.select(pl.col("team_alias").fill_null(pl.col("team_id")).alias("label"), "max_budget")
     elif by == "org":

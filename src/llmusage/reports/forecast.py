@@ -18,7 +18,7 @@ import polars as pl
 import pyarrow as pa
 
 from llmusage.budgets.window import entity_window
-from llmusage.lake.dims import dims_dir
+from llmusage.lake.layout import dim_path
 from llmusage.reports.params import parse_month
 from llmusage.reports.report import Report
 from llmusage.reports.source import freshness, lake_connection
@@ -33,7 +33,7 @@ def forecast_report(lake_dir: Path, month: str | None = None, rate_days: int = 7
     remaining = (
         max((month_end - max(as_of, datetime.combine(start, datetime.min.time()))).total_seconds(), 0) / 86400
     )
-    teams = pl.read_parquet(dims_dir(lake_dir) / "teams.parquet")
+    teams = pl.read_parquet(dim_path(lake_dir, "teams"))
     windows: dict[str, list] = {"team_id": [], "window_start": []}
     for row in teams.iter_rows(named=True):
         created = row["created_at"].replace(tzinfo=None) if row["created_at"] else None
@@ -45,9 +45,9 @@ def forecast_report(lake_dir: Path, month: str | None = None, rate_days: int = 7
         "rate_from": as_of - timedelta(days=rate_days),
         "rate_to": as_of,
     }
+    window_schema = pa.schema([("team_id", pa.string()), ("window_start", pa.timestamp("us"))])
     with lake_connection(lake_dir) as duck:
-        duck.register("team_windows", pa.table(windows, schema=pa.schema(
-            [("team_id", pa.string()), ("window_start", pa.timestamp("us"))])))  # fmt: skip
+        duck.register("team_windows", pa.table(windows, schema=window_schema))
         spent = duck.sql(load("reports/team_spend_since.sql"), params=params).pl()
     frame = (
         teams.select("team_id", pl.col("team_alias").fill_null(pl.col("team_id")).alias("team"), "max_budget")
@@ -65,7 +65,7 @@ def forecast_report(lake_dir: Path, month: str | None = None, rate_days: int = 7
             headroom=pl.col("max_budget") - pl.col("projected_window_spend"),
         )
     )
-    exceeds = []
+    exceeds: list[str | None] = []
     for row in frame.iter_rows(named=True):
         budget, spent_now, rate = row["max_budget"], row["window_spend"], row["daily_rate"]
         if budget is None:

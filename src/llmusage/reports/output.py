@@ -19,6 +19,7 @@ from typing import IO
 import polars as pl
 
 from llmusage.errors import LlmusageError
+from llmusage.lake.layout import aside_path
 from llmusage.reports.report import MONEY_COLUMNS, SHARE_COLUMNS, Report
 
 FORMATS = ("table", "csv", "json", "parquet", "md")
@@ -35,7 +36,7 @@ def check_out_path(out: Path) -> Path:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    aside = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    aside = aside_path(path)
     try:
         aside.write_bytes(data)
         os.replace(aside, path)
@@ -149,12 +150,12 @@ def render(report: Report, fmt: str | None, out: Path | None = None, stdout: IO 
         data = text.encode()
         message = None
     elif fmt == "table":
-        buffer = io.StringIO()
+        text_buffer = io.StringIO()
         if target is None:
             print_table(report, stdout)
             return message
-        print_table(report, buffer)
-        data = buffer.getvalue().encode()
+        print_table(report, text_buffer)
+        data = text_buffer.getvalue().encode()
     elif fmt == "md":
         data = to_markdown(report).encode()
     elif fmt == "json":
@@ -162,9 +163,9 @@ def render(report: Report, fmt: str | None, out: Path | None = None, stdout: IO 
     elif fmt == "csv":
         data = _flat(report.frame).write_csv(datetime_format="%Y-%m-%dT%H:%M:%S").encode()
     else:
-        buffer = io.BytesIO()
-        report.frame.write_parquet(buffer, compression="zstd")
-        data = buffer.getvalue()
+        binary = io.BytesIO()
+        report.frame.write_parquet(binary, compression="zstd")
+        data = binary.getvalue()
     if target is not None:
         write_atomic(target, data)
     elif fmt == "parquet":

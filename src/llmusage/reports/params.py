@@ -1,8 +1,8 @@
 """Parsing what a user types into a report: dimension lists, `--where` filters, dates and months.
 
 Nothing typed by a user ever reaches SQL text. Dimension names and filter fields are looked up in the
-whitelist `DIMENSIONS` (anything else is a LlmusageError naming the allowed ones); filter values are data,
-compared in polars or bound as parameters. Grouping happens over columns computed by fixed SQL files.
+whitelist `REPORT_DIMENSIONS` (anything else is a LlmusageError naming the allowed ones); filter values are
+data, compared in polars or bound as parameters. Grouping happens over columns computed by fixed SQL files.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from datetime import date, timedelta
 
 from llmusage.errors import LlmusageError
 
-# dimension -> column of the enriched spend lines (sql/reports/spend_lines.sql) it groups by
-DIMENSIONS: dict[str, str] = {
+# what --by groups by and --where filters on: dimension -> its column of the enriched spend lines
+# (sql/reports/spend_lines.sql)
+REPORT_DIMENSIONS: dict[str, str] = {
     "day": "day",
     "week": "week",
     "month": "month",
@@ -42,30 +43,31 @@ class Dimension:
 
 @dataclass(frozen=True)
 class Filter:
-    dimension: str  # a key of DIMENSIONS (not a time dimension)
+    dimension: str  # a key of REPORT_DIMENSIONS (not a time dimension)
     values: tuple[str, ...]
     negate: bool = False
 
 
-def _allowed() -> str:
-    return ", ".join(DIMENSIONS) + ", tag:NAME"
+def allowed_dimensions() -> str:
+    """What --by accepts, for messages and help: `day, week, ..., tag, tag:NAME`."""
+    return ", ".join(REPORT_DIMENSIONS) + ", tag:NAME"
 
 
 def parse_dimension(text: str) -> Dimension:
     name = text.strip().lower()
-    if name in DIMENSIONS:
-        return Dimension(name, DIMENSIONS[name])
+    if name in REPORT_DIMENSIONS:
+        return Dimension(name, REPORT_DIMENSIONS[name])
     match = _TAG_KEY.match(name)
     if match:
         return Dimension(name, f"tag_{match.group(1).replace('-', '_')}", match.group(1))
-    raise LlmusageError(f"unknown dimension {text.strip()!r} (use one of: {_allowed()})")
+    raise LlmusageError(f"unknown dimension {text.strip()!r} (use one of: {allowed_dimensions()})")
 
 
 def parse_dimensions(text: str) -> list[Dimension]:
     """`"team,model"` -> [team, model]; duplicates and unknown names are errors."""
     parts = [p for p in (text or "").split(",") if p.strip()]
     if not parts:
-        raise LlmusageError(f"--by needs at least one dimension ({_allowed()})")
+        raise LlmusageError(f"--by needs at least one dimension ({allowed_dimensions()})")
     dims = [parse_dimension(p) for p in parts]
     names = [d.name for d in dims]
     if len(set(names)) != len(names):
@@ -82,8 +84,8 @@ def parse_filter(text: str) -> Filter:
         raise LlmusageError(f"--where {text!r} is not DIMENSION=VALUE or DIMENSION!=VALUE")
     field, op, raw = match.groups()
     field = field.lower()
-    if field not in DIMENSIONS or field in TIME_DIMENSIONS:
-        allowed = ", ".join(d for d in DIMENSIONS if d not in TIME_DIMENSIONS)
+    if field not in REPORT_DIMENSIONS or field in TIME_DIMENSIONS:
+        allowed = ", ".join(d for d in REPORT_DIMENSIONS if d not in TIME_DIMENSIONS)
         hint = " (use --from/--to for dates)" if field in TIME_DIMENSIONS else ""
         raise LlmusageError(f"--where: unknown field {field!r}{hint} (use one of: {allowed})")
     values = tuple(v.strip() for v in raw.split(",") if v.strip())

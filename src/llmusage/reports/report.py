@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -21,7 +22,7 @@ class Report:
     name: str
     title: str
     frame: pl.DataFrame
-    totals: dict[str, object] | None = None
+    totals: Mapping[str, object] | None = None
     notes: list[str] = field(default_factory=list)
     empty_message: str = "no rows"
 

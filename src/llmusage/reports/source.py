@@ -18,10 +18,9 @@ from pathlib import Path
 import duckdb
 
 from llmusage.errors import LlmusageError
-from llmusage.lake.dims import DIMENSIONS, dims_dir
+from llmusage.lake.layout import DIM_TABLES, missing_dims, spend_log_partitions
 from llmusage.lake.state import LakeState
 from llmusage.lake.warehouse import definitions, quote_literal
-from llmusage.reconcile.compute import spend_log_partitions
 
 
 @dataclass(frozen=True)
@@ -53,15 +52,15 @@ def freshness(lake_dir: Path) -> Freshness:
     )
 
 
-# the warehouse views reports read (created in file order); the others are for SQL tools
-VIEWS = ("spend_logs", "keys", "users", "teams", "organizations", "models", "spend_lines")
+REPORT_VIEWS = ("spend_logs", *DIM_TABLES, "spend_lines")
+"""The warehouse views reports read (created in file order); the others are for SQL tools."""
 
 
 @contextmanager
 def lake_connection(lake_dir: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """An in-memory DuckDB with the warehouse views in VIEWS over `lake_dir`."""
+    """An in-memory DuckDB with the warehouse views in REPORT_VIEWS over `lake_dir`."""
     freshness(lake_dir)  # a clear error when there is nothing to read
-    missing = [d for d in DIMENSIONS if not (dims_dir(lake_dir) / f"{d}.parquet").exists()]
+    missing = missing_dims(lake_dir)
     if missing:
         raise LlmusageError(f"the lake has no snapshot of {', '.join(missing)}; run `llmusage extract` first")
     duck = duckdb.connect()
@@ -69,7 +68,7 @@ def lake_connection(lake_dir: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         duck.execute("SET TimeZone = 'UTC'")
         lake = quote_literal(str(lake_dir.absolute()))
         for name, kind, text in definitions():
-            if kind == "view" and name in VIEWS:
+            if kind == "view" and name in REPORT_VIEWS:
                 duck.execute(f"CREATE VIEW {name} AS {text.replace('{lake}', lake)}")
         yield duck
     finally:

@@ -122,8 +122,8 @@ def spend_report(
     if any(d.name == "tag" for d in dims):
         notes.append("a request with several tags counts under each; the total counts it once")
     if filters:
-        notes.append("filters: " + "; ".join(
-            f"{f.dimension}{'!=' if f.negate else '='}{','.join(f.values)}" for f in filters))  # fmt: skip
+        shown = (f"{f.dimension}{'!=' if f.negate else '='}{','.join(f.values)}" for f in filters)
+        notes.append("filters: " + "; ".join(shown))
     return Report(
         name="spend",
         title=f"spend by {', '.join(d.name for d in dims)}, {span} (UTC)",

@@ -10,19 +10,20 @@ several times faster than maintaining them row by row.
 from __future__ import annotations
 
 import io
-import math
 import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import LiteralString
 
 import numpy as np
 import polars as pl
 import psycopg
 from psycopg.types.json import Jsonb
 
+from llmusage.devtools.seed.accounts import Anomaly, entity_spend, plant_anomalies, set_budgets, write_spend
 from llmusage.devtools.seed.org import Organization, build_org
 from llmusage.devtools.seed.traffic import LOG_COLUMNS, LogGenerator, Window
 from llmusage.errors import LlmusageError
@@ -36,13 +37,13 @@ TABLES = (
     "LiteLLM_ProxyModelTable",
     "LiteLLM_SpendLogs",
 )
-SPEND_LOG_INDEXES = {
+SPEND_LOG_INDEXES: dict[LiteralString, LiteralString] = {
     "idx_spendlogs_api_key": '"api_key"',
     "idx_spendlogs_created_at": '"created_at"',
     "idx_spendlogs_user": '"user"',
     "idx_spendlogs_team_id": '"team_id"',
 }
-PRIMARY_KEY = "LiteLLM_SpendLogs_pkey"
+PRIMARY_KEY: LiteralString = "LiteLLM_SpendLogs_pkey"
 BULK_THRESHOLD = 1_000_000  # rows from which indexes are rebuilt after the copy instead of maintained
 MAX_LOGS = 1_000_000_000
 MAX_DAYS = 3650
@@ -74,14 +75,6 @@ class SeedOptions:
         else:  # the last day is today, up to `end`: the window still touches `days` calendar days
             start = datetime.combine(end.date(), datetime.min.time()) - timedelta(days=self.days - 1)
         return Window(start=start, end=end)
-
-
-@dataclass
-class Anomaly:
-    kind: str  # drift | over_budget | late_rows | deleted_key
-    entity_type: str  # key | user | team | organization | spend_log
-    entity_id: str
-    detail: dict[str, object] = field(default_factory=dict)
 
 
 @dataclass
@@ -141,10 +134,10 @@ def seed(
         deferred = connect is not None and options.logs >= BULK_THRESHOLD
         key_spend = _copy_logs(conn, org, window, options, rng, progress, deferred)
         copy_seconds = time.perf_counter() - copy_started
-        spend = _entity_spend(org, key_spend)
-        _write_spend(conn, spend)
-        _set_budgets(conn, org, spend, rng)
-        anomalies = _anomalies(conn, org, spend, window, options, rng) if options.anomalies else []
+        spend = entity_spend(org, key_spend)
+        write_spend(conn, spend)
+        set_budgets(conn, org, spend, rng)
+        anomalies = plant_anomalies(conn, org, spend, window, options.logs, rng) if options.anomalies else []
     if deferred:
         assert connect is not None
         index_started = time.perf_counter()
@@ -174,7 +167,12 @@ def seed(
 def _derived_tables(conn: psycopg.Connection) -> tuple[str, ...]:
     """Tables that describe the data a reset replaces (reconciliation's statuses and events)."""
     names = ("llmusage_budget_status", "llmusage_budget_events")
-    return tuple(n for n in names if conn.execute("SELECT to_regclass(%s)", (n,)).fetchone()[0] is not None)  # type: ignore[index]
+    return tuple(n for n in names if _table_exists(conn, n))
+
+
+def _table_exists(conn: psycopg.Connection, name: str) -> bool:
+    row = conn.execute("SELECT to_regclass(%s)", (name,)).fetchone()
+    return row is not None and row[0] is not None
 
 
 def _insert_entities(conn: psycopg.Connection, org: Organization) -> None:
@@ -321,17 +319,19 @@ def _copy_logs(
 def _build_indexes_in_parallel(connect: Callable[[], psycopg.Connection]) -> None:
     """Build the spend log table's primary key and indexes on two connections at once (SHARE locks
     do not conflict), then attach the unique index as the primary key."""
-    statements = [f'CREATE UNIQUE INDEX "{PRIMARY_KEY}" ON "LiteLLM_SpendLogs" ("request_id")']
+    statements: list[LiteralString] = [
+        f'CREATE UNIQUE INDEX "{PRIMARY_KEY}" ON "LiteLLM_SpendLogs" ("request_id")'
+    ]
     statements += [f'CREATE INDEX "{n}" ON "LiteLLM_SpendLogs" ({c})' for n, c in SPEND_LOG_INDEXES.items()]
     lanes = [statements[0::2], statements[1::2]]
     failures: list[BaseException] = []
 
-    def run(lane: list[str]) -> None:
+    def run(lane: list[LiteralString]) -> None:
         try:
             with connect() as conn:
                 conn.autocommit = True
                 for statement in lane:
-                    conn.execute(statement)  # type: ignore[arg-type]
+                    conn.execute(statement)
         except BaseException as exc:
             failures.append(exc)
 
@@ -358,151 +358,3 @@ def _make_late(
     late_ts = pl.Series("late", end_us - np.sort(offsets_us)[::-1]).cast(pl.Datetime("us"))
     created = pl.concat([frame["created_at"].head(first_late), late_ts])
     return frame.with_columns(created_at=created)
-
-
-@dataclass
-class EntitySpend:
-    key: dict[str, float]
-    user: dict[str, float]
-    team: dict[str, float]
-    organization: dict[str, float]
-
-
-def _entity_spend(org: Organization, key_spend: dict[str, float]) -> EntitySpend:
-    users: dict[str, float] = {u.user_id: 0.0 for u in org.users}
-    teams: dict[str, float] = {t.team_id: 0.0 for t in org.teams}
-    orgs: dict[str, float] = {o.organization_id: 0.0 for o in org.orgs}
-    team_org = {t.team_id: t.organization_id for t in org.teams}
-    user_org = {u.user_id: u.organization_id for u in org.users}
-    keys = {k.token: 0.0 for k in org.keys}
-    for key in org.keys:
-        amount = key_spend.get(key.token, 0.0)
-        keys[key.token] = amount
-        if key.user_id:
-            users[key.user_id] += amount
-        if key.team_id:
-            teams[key.team_id] += amount
-        org_id = team_org.get(key.team_id) if key.team_id else None
-        org_id = org_id or (user_org.get(key.user_id) if key.user_id else None)
-        if org_id:
-            orgs[org_id] += amount
-    return EntitySpend(key=keys, user=users, team=teams, organization=orgs)
-
-
-_SPEND_TARGETS = {
-    "key": ("LiteLLM_VerificationToken", "token"),
-    "user": ("LiteLLM_UserTable", "user_id"),
-    "team": ("LiteLLM_TeamTable", "team_id"),
-    "organization": ("LiteLLM_OrganizationTable", "organization_id"),
-}
-
-
-def _write_spend(conn: psycopg.Connection, spend: EntitySpend) -> None:
-    with conn.cursor() as cur:
-        for kind, (table, column) in _SPEND_TARGETS.items():
-            values: dict[str, float] = getattr(spend, kind)
-            cur.executemany(
-                f'UPDATE "{table}" SET spend = %s WHERE "{column}" = %s',
-                [(amount, entity) for entity, amount in values.items()],
-            )
-
-
-def _nice(amount: float, up: bool = True) -> float:
-    """`amount` rounded to two significant digits (up or down): budgets people would set."""
-    if amount <= 0:
-        return 1.0
-    magnitude = 10 ** (math.floor(math.log10(amount)) - 1)
-    steps = math.ceil(amount / magnitude) if up else max(1, math.floor(amount / magnitude))
-    return round(steps * magnitude, 10)
-
-
-def _set_budgets(
-    conn: psycopg.Connection, org: Organization, spend: EntitySpend, rng: np.random.Generator
-) -> None:
-    """Budgets above current spend: most comfortably (ok), some close to it (warning)."""
-
-    def budget(amount: float) -> float:
-        factor = rng.uniform(1.03, 1.2) if rng.random() < 0.25 else rng.uniform(1.4, 3.0)
-        return _nice(max(amount, 0.5) * factor)
-
-    rows: dict[str, list[tuple[float, str]]] = {
-        "key": [(budget(spend.key[k.token]), k.token) for k in org.keys if k.has_budget],
-        "user": [(budget(spend.user[u.user_id]), u.user_id) for u in org.users if u.has_budget],
-        "team": [(budget(spend.team[t.team_id]), t.team_id) for t in org.teams if t.has_budget],
-        "organization": [
-            (budget(spend.organization[o.organization_id]), o.organization_id) for o in org.orgs[:2]
-        ],
-    }
-    with conn.cursor() as cur:
-        for kind, values in rows.items():
-            table, column = _SPEND_TARGETS[kind]
-            cur.executemany(f'UPDATE "{table}" SET max_budget = %s WHERE "{column}" = %s', values)
-
-
-def _anomalies(
-    conn: psycopg.Connection,
-    org: Organization,
-    spend: EntitySpend,
-    window: Window,
-    options: SeedOptions,
-    rng: np.random.Generator,
-) -> list[Anomaly]:
-    """Drifted spend columns, entities over budget, late rows and a deleted key with spend."""
-    found: list[Anomaly] = []
-    blocked = {t.team_id for t in org.teams if t.blocked}
-
-    def pick(values: dict[str, float], n: int, exclude: set[str] = frozenset()) -> list[str]:  # type: ignore[assignment]
-        candidates = sorted(e for e, amount in values.items() if amount > 0 and e not in exclude)
-        if not candidates:
-            return []
-        return [str(e) for e in rng.choice(candidates, min(n, len(candidates)), replace=False)]
-
-    with conn.cursor() as cur:
-        over: dict[str, list[str]] = {
-            "key": pick(spend.key, 2),
-            "user": pick(spend.user, 1),
-            "team": pick(spend.team, 2, blocked),
-            "organization": pick(spend.organization, 1),
-        }
-        for kind, entities in over.items():
-            table, column = _SPEND_TARGETS[kind]
-            values: dict[str, float] = getattr(spend, kind)
-            for entity in entities:
-                limit = _nice(values[entity] * rng.uniform(0.5, 0.92), up=False)
-                cur.execute(f'UPDATE "{table}" SET max_budget = %s WHERE "{column}" = %s', (limit, entity))
-                found.append(
-                    Anomaly("over_budget", kind, entity, {"ledger": values[entity], "max_budget": limit})
-                )
-
-        drift: dict[str, list[str]] = {
-            "key": pick(spend.key, 3, set(over["key"])),
-            "user": pick(spend.user, 2, set(over["user"])),
-            "team": pick(spend.team, 1, set(over["team"])),
-            "organization": pick(spend.organization, 1, set(over["organization"])),
-        }
-        for kind, entities in drift.items():
-            table, column = _SPEND_TARGETS[kind]
-            values = getattr(spend, kind)
-            for entity in entities:
-                factor = rng.uniform(1.1, 1.4) if rng.random() < 0.5 else rng.uniform(0.6, 0.9)
-                recorded = values[entity] * factor
-                cur.execute(f'UPDATE "{table}" SET spend = %s WHERE "{column}" = %s', (recorded, entity))
-                found.append(Anomaly("drift", kind, entity, {"ledger": values[entity], "recorded": recorded}))
-
-        untouched = {k.token for k in org.keys} - set(over["key"]) - set(drift["key"])
-        deleted = pick({t: spend.key[t] for t in untouched}, 1)
-        for token in deleted:
-            cur.execute('DELETE FROM "LiteLLM_VerificationToken" WHERE token = %s', (token,))
-            found.append(Anomaly("deleted_key", "key", token, {"ledger": spend.key[token]}))
-
-    late = max(10, options.logs // 1000) if options.logs >= 100 else 0
-    if late:
-        found.append(
-            Anomaly(
-                "late_rows",
-                "spend_log",
-                "",
-                {"rows": late, "created_after": str(window.end - timedelta(minutes=110)), "written": "last"},
-            )
-        )
-    return found

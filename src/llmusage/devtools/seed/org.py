@@ -147,7 +147,9 @@ class Key:
     models: list[str] = field(default_factory=list)
     expires: datetime | None = None
     has_budget: bool = False
-    model_probs: np.ndarray | None = None  # over Organization.models
+    model_probs: np.ndarray = field(
+        default_factory=lambda: np.zeros(0)
+    )  # over Organization.models (build_org)
 
     @property
     def token(self) -> str:
@@ -184,7 +186,7 @@ def build_org(seed: int, start: datetime, end: datetime) -> Organization:
     chat = [m for m in CATALOG if m.kind == "chat"]
     embedding = [m for m in CATALOG if m.kind == "embedding"]
     n_chat = int(rng.integers(4, len(chat) + 1))  # 4-7 chat models, plus the embedding model
-    picked = {"gpt-4o-mini"} | {m.model_name for m in rng.choice(chat, n_chat, replace=False)}  # type: ignore[arg-type]
+    picked = {"gpt-4o-mini"} | {chat[int(i)].model_name for i in rng.choice(len(chat), n_chat, replace=False)}
     models = [m for m in chat if m.model_name in picked][:7] + embedding
     chat_names = [m.model_name for m in models if m.kind == "chat"]
     popularity = rng.dirichlet(np.full(len(chat_names), 2.0))
@@ -233,7 +235,7 @@ def build_org(seed: int, start: datetime, end: datetime) -> Organization:
             if role == "admin":
                 team.admins.append(user.user_id)
     # A few users belong to a second team.
-    for user in rng.choice(users, 6, replace=False):  # type: ignore[arg-type]
+    for user in (users[int(i)] for i in rng.choice(len(users), 6, replace=False)):
         other = teams[int(rng.integers(0, len(teams)))]
         if other.team_id not in user.teams:
             user.teams.append(other.team_id)
@@ -278,8 +280,8 @@ def build_org(seed: int, start: datetime, end: datetime) -> Organization:
     # Each key's distribution over the models, honouring key and team allowlists.
     names = [m.model_name for m in models]
     for key in keys:
-        team = next((t for t in teams if t.team_id == key.team_id), None)
-        allowed = set(key.models or names) & set(team.models or names if team else names)
+        key_team = next((t for t in teams if t.team_id == key.team_id), None)
+        allowed = set(key.models or names) & set(key_team.models or names if key_team else names)
         if key.app == "indexer":
             probs = np.array([1.0 if n == "text-embedding-3-small" else 0.0 for n in names])
         else:

@@ -71,7 +71,7 @@ class LogGenerator:
         weights = np.array([k.weight for k in keys])
         self.key_p = weights / weights.sum()
         self.slot_p = np.cumsum(_slot_probabilities(window))
-        self.model_cum = np.cumsum(np.stack([k.model_probs for k in keys]), axis=1)  # type: ignore[misc]
+        self.model_cum = np.cumsum(np.stack([k.model_probs for k in keys]), axis=1)
         self.start_us = _naive_us(window.start)
         self.end_us = _naive_us(window.end)
         self.expiry_us = np.array([_naive_us(k.expires) if k.expires else -1 for k in keys], dtype=np.int64)
