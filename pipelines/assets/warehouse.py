@@ -37,14 +37,15 @@ def spend_daily(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.Mat
 @dg.asset(
     group_name="warehouse",
     kinds={"duckdb"},
-    deps=["spend_logs", "spend_daily", *[f"dim_{name}" for name in DIM_TABLES]],
+    deps=["spend_logs", "spend_daily", *[f"dim_{name}" for name in DIM_TABLES], "budget_status"],
     pool="duckdb",
 )
 def warehouse(lake: LakeResource) -> dg.MaterializeResult:
-    """warehouse.duckdb: views over the lake and the tables of sql/warehouse/, rebuilt aside then renamed."""
+    """warehouse.duckdb: views over the lake and the tables of sql/warehouse/, rebuilt aside then renamed;
+    its `budget_status` is the reconciliation's saved verdict (hence after `budget_status`)."""
     from llmusage.lake.warehouse import build
 
-    built = build(lake.lake_dir, lake.warehouse_path)
+    built = build(lake.lake_dir, lake.warehouse_path, lake.reconcile_dir)
     return dg.MaterializeResult(
         metadata={
             "path": str(lake.warehouse_path),

@@ -256,10 +256,14 @@ def test_dimension_snapshots(seeded: str, lake: Path) -> None:
 def test_warehouse_build_while_an_analyst_holds_the_old_file(
     seeded: str, lake: Path, tmp_path: Path, extra_rows: list[str]
 ) -> None:
+    from llmusage.reconcile import reconcile
+    from llmusage.reconcile.store import save
+
     extract(seeded, lake)
     snapshot_dims(seeded, lake)
+    save(reconcile(seeded, lake), tmp_path / "reconcile")  # the verdict the warehouse's budget_status shows
     target = tmp_path / "warehouse.duckdb"
-    names = {o.name for o in build(lake, target)}
+    names = {o.name for o in build(lake, target, tmp_path / "reconcile")}
     assert names == {
         "spend_logs", "keys", "users", "teams", "organizations", "models",
         "spend_daily", "budget_status", "chargeback_monthly",
@@ -275,7 +279,9 @@ def test_warehouse_build_while_an_analyst_holds_the_old_file(
         assert before == 3004
         insert(seeded, extra_rows, "after-first-build", datetime(2026, 1, 9, 12), spend=2.0)
         extract(seeded, lake)
-        build(lake, target)  # must not fail nor wait while the analyst's read-only connection is open
+        build(
+            lake, target, tmp_path / "reconcile"
+        )  # must not fail nor wait while the analyst's read-only connection is open
         analyst.stdin.write("again\n")
         analyst.stdin.flush()
         assert int(analyst.stdout.readline()) == before  # the analyst still reads the old file

@@ -333,9 +333,12 @@ def test_concurrent_requests_overshoot_by_at_most_the_in_flight_cost(world: dict
     # The reservation (estimated prompt + max_tokens) admits requests while spend + reserved < budget.
     assert ok >= 1 and (ok - 1) * cost < 0.001
     with psycopg.connect(world["db"]) as conn:
-        wait_for(lambda: conn.execute(
-            'SELECT count(*) = %s FROM "LiteLLM_SpendLogs" WHERE api_key = %s', (ok, sha(KEYS["concurrent"]))
-        ).fetchone()[0])  # fmt: skip
+        wait_for(
+            lambda: conn.execute(
+                'SELECT count(*) = %s FROM "LiteLLM_SpendLogs" WHERE api_key = %s',
+                (ok, sha(KEYS["concurrent"])),
+            ).fetchone()[0]
+        )
     err = _refusal(world, "concurrent")
     assert err.status_code == 429
 
@@ -353,7 +356,12 @@ def test_management_api(world: dict[str, Any]) -> None:
     )
     assert status == 200
     team = json.loads(body)
-    status, _, body = http("POST", url + "/user/new", {"user_email": "m@x", "user_role": "internal_user", "auto_create_key": False}, master)  # fmt: skip
+    status, _, body = http(
+        "POST",
+        url + "/user/new",
+        {"user_email": "m@x", "user_role": "internal_user", "auto_create_key": False},
+        master,
+    )
     assert status == 200
     user = json.loads(body)
     status, _, body = http(
@@ -379,7 +387,9 @@ def test_management_api(world: dict[str, Any]) -> None:
             == 0
         )
     c = client(world, key)
-    raw = c.chat.completions.with_raw_response.create(model="mgmt-model", messages=[{"role": "user", "content": "a b"}], max_tokens=2)  # fmt: skip
+    raw = c.chat.completions.with_raw_response.create(
+        model="mgmt-model", messages=[{"role": "user", "content": "a b"}], max_tokens=2
+    )
     assert float(raw.headers["x-llmusage-cost"]) == pytest.approx(2 * 3e-6 + 2 * 4e-6, abs=1e-15)
     status, _, body = http("GET", url + f"/key/info?key={key}", None, master)
     info = json.loads(body)["info"]

@@ -172,8 +172,16 @@ def test_a_row_postgres_refuses_is_set_aside_and_does_not_block_the_rest(
 ) -> None:
     spool = tmp_path / "home" / "spool"
     spool.mkdir(parents=True)
-    good = {"request_id": "orphan-good", "api_key": sha(KEYS[1]), "model": "chat", "spend": 0.5, "user": "u-c",
-            "team_id": "team-c", "metadata": {}, "created_at": "2026-01-01T00:00:00"}  # fmt: skip
+    good = {
+        "request_id": "orphan-good",
+        "api_key": sha(KEYS[1]),
+        "model": "chat",
+        "spend": 0.5,
+        "user": "u-c",
+        "team_id": "team-c",
+        "metadata": {},
+        "created_at": "2026-01-01T00:00:00",
+    }
     bad = {**good, "request_id": "orphan-bad", "created_at": "not a timestamp"}
     (spool / "seg-1-000001.jsonl").write_text(json.dumps(bad) + "\n" + json.dumps(good) + "\n")
     env = proxy_env(database_url, tmp_path / "home")

@@ -206,7 +206,7 @@ def test_deep_nesting_and_invalid_utf8_are_400(proxy: dict[str, Any]) -> None:
     nested: Any = "deep"
     for _ in range(200):
         nested = {"a": [nested]}
-    status, resp_headers, body = chat(proxy["url"], USER_KEY, content=nested)  # type: ignore[arg-type]
+    status, resp_headers, body = chat(proxy["url"], USER_KEY, content=nested)
     _check(status, resp_headers, body)
     assert status == 400 and b"nested too deeply" in body  # was a 500 (orjson parses 1024 levels, writes 254)
     # the same depth in `metadata` (not sent upstream) is served, and the stored payload is a marker
@@ -298,7 +298,7 @@ def test_master_key_comparison_is_constant_time(monkeypatch: pytest.MonkeyPatch)
     import hmac
 
     from llmusage.proxy import management
-    from llmusage.proxy.app import STATE
+    from llmusage.proxy.context import STATE
     from llmusage.proxy.errors import ProxyError
 
     calls: list[tuple[bytes, bytes]] = []

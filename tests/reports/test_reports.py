@@ -120,8 +120,14 @@ def test_spend_by_time_and_tags(lake: Path) -> None:
     assert env == {"dev": (2, pytest.approx(2.015)), "prod": (4, pytest.approx(1.683000001)),
                    "(none)": (1, pytest.approx(0.005))}  # fmt: skip
     both = spend(lake, "team,model")
-    assert both.row(0, named=True) == {"team": "mobile", "model": "gpt-4o", "requests": 2, "tokens": 5020,
-                                       "spend": pytest.approx(2.015), "share": pytest.approx(2.015 / ALL)}  # fmt: skip
+    assert both.row(0, named=True) == {
+        "team": "mobile",
+        "model": "gpt-4o",
+        "requests": 2,
+        "tokens": 5020,
+        "spend": pytest.approx(2.015),
+        "share": pytest.approx(2.015 / ALL),
+    }
 
 
 def test_filters(lake: Path) -> None:

@@ -50,7 +50,7 @@ def add_key(
 def chat(
     url: str,
     key: str,
-    content: str = "hello",
+    content: Any = "hello",  # any JSON: a string, content parts, or something hostile
     max_tokens: int = 4,
     timeout: float = 10.0,
     extra_headers: dict[str, str] | None = None,

@@ -97,7 +97,7 @@ def warehouse_build() -> None:
     from llmusage.lake.warehouse import build
 
     settings = Settings.from_env()
-    built = build(settings.lake_dir, settings.warehouse_path)
+    built = build(settings.lake_dir, settings.warehouse_path, settings.reconcile_dir)
     tables = [f"{o.name} ({o.rows:,} rows)" for o in built if o.kind == "table"]
     views = [o.name for o in built if o.kind == "view"]
     click.echo(f"warehouse: {settings.warehouse_path}")

@@ -1,35 +1,15 @@
 """Spend logs from PostgreSQL into `lake/spend_logs/date=YYYY-MM-DD/part-0.parquet`, one UTC day each.
 
-How rows travel (measured on this machine: 2 cores shared with other work, embedded PostgreSQL 16,
-2M seeded logs, the twelve lake columns without payload; best runs, quiet machine):
-
-| path                                                    | wall   | client CPU |
-| ------------------------------------------------------- | ------ | ---------- |
-| psql `\\copy (...) TO /dev/null (FORMAT binary)`        | 1.90 s | 0.2 s      |
-| same, FORMAT text / csv (server side only)              | 2.35 / 2.69 s |     |
-| ADBC (`adbc-driver-postgresql`) to Arrow                | 1.75 s | 1.5 s      |
-| ADBC with bound parameters (no COPY, row protocol)      | 4.9 s  |            |
-| ConnectorX to Arrow                                     | 3.9 s  |            |
-| the same COPY + `tags` derived in SQL                   | 4.1 s  |            |
-
-Half of the server's time is printing `jsonb` as text, so anything but binary COPY costs more on the
-server, and parsing binary COPY row by row in Python (psycopg `rows()`) is several times slower than
-the server produces it. ADBC's PostgreSQL driver parses binary COPY in C++ into Arrow record batches,
-so the reader is ADBC streaming batches (`reader.py`). It streams COPY only for queries without bind
-parameters, so the day bounds are timestamps quoted client-side by psycopg (`sql.Literal`), which also
-lets the planner choose a sequential scan when a day's rows are spread over the whole table (bounds
-hidden in `current_setting()` made it pick index scans: 3.5 s instead of 1.8 s). `tags` is derived on
-the client (`tags.py`, 0.45 s CPU per 2M rows). Parquet encoding (zstd, dictionaries on the five
-low-cardinality columns, statistics only where people filter) costs about 0.7 s CPU per 2M rows.
-The days are split into contiguous groups of about equal size (at most 31 days each), read by
-`workers` (2) connections in parallel threads (ADBC and Arrow release the GIL), so one group's server
-COPY overlaps another's Parquet encoding. The bound is CPU: client (ADBC 1.5 s, tags 0.45 s, day
-routing up to 0.7 s when rows are not in time order, Parquet 0.7 s) plus server (about 2 s) is about
-6 CPU-seconds per 2M rows on 2 cores, against peers that stop at Arrow in memory. `bench/extract`
-measured (best of 3, seeded order): 2M rows 4.0 s (1.8x psql, 1.3x the fastest peer), 10M rows
-16.0-21.6 s (1.6-2.3x psql, 1.2-1.3x the fastest peer) with peak RSS 294-320 MB at both sizes; a
-no-change run 0.3-0.4 s and one new day (430k rows of 10M) 2.7 s. Those runs shared the 2 cores with
-other benchmarks, so absolute times vary; the ratios are from one run each.
+How rows travel. The reader is ADBC's PostgreSQL driver streaming binary COPY as Arrow record batches
+(`reader.py`): printing `jsonb` as text is a large share of the server's work, so anything but binary COPY
+costs more, and parsing COPY row by row in Python is slower than the server produces it. ADBC streams COPY
+only for queries without bind parameters, so the day bounds are timestamps quoted client-side by psycopg
+(`sql.Literal`), which also lets the planner choose a sequential scan when a day's rows are spread over the
+whole table. `tags` is derived on the client (`tags.py`). Parquet is zstd, with dictionaries on the five
+low-cardinality columns and statistics only where people filter. The days are split into contiguous groups
+of about equal size (at most 31 days each), read by `workers` (2) connections in parallel threads (ADBC and
+Arrow release the GIL), so one group's server COPY overlaps another's Parquet encoding. Measurements and how
+to reproduce them: docs/benchmarks.md, "Extract".
 
 Bounded memory. Each reader routes its batches to per-day writers; a day's buffer becomes a row group
 at `row_group_rows` rows, and when a reader's buffers together pass `buffer_bytes` the largest is
@@ -44,7 +24,7 @@ twice and a re-run gives the same rows; nothing is ever appended.
 
 What changed (a no-argument run). The state (`state.py`) keeps each partition's rows, spend sum and
 max `created_at`. A run asks PostgreSQL for rows and max `created_at` per day (an index-only scan of
-`idx_spendlogs_created_at`; a spend sum would read the heap, 3x slower), only for the days from
+`idx_spendlogs_created_at`; a spend sum would read the heap), only for the days from
 `watermark - lag` on (the watermark is the latest `created_at` the previous run saw; lag defaults to 2 h,
 the time a row may take to commit after its `created_at`): one range query on `idx_spendlogs_created_at`
 that costs the rows of those days, not the table. A day whose numbers differ (or that the lake lacks) is

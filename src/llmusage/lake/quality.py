@@ -1,6 +1,6 @@
 """Data quality of spend log partitions: a Great Expectations 1.x suite over one or more lake days.
 
-Great Expectations takes about 2.5 s to import, so it is imported inside `validate_spend_logs` only.
+Great Expectations is slow to import, so it is imported inside `validate_spend_logs` only.
 The checks that need other tables or arithmetic across columns are precomputed as columns (polars),
 then expected by GX like any column:
 - `request_id` present and unique; token counts non-negative; `total_tokens = prompt + completion`;

@@ -1,7 +1,7 @@
 """Reading a query as a stream of Arrow record batches through ADBC's PostgreSQL driver (binary COPY).
 
 The low-level `adbc_driver_manager` API is used rather than its DB-API module, which imports pandas and
-polars (85 MB of resident memory in every extract for nothing).
+polars (memory every extract would hold for nothing).
 """
 
 from __future__ import annotations

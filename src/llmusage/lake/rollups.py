@@ -85,6 +85,6 @@ def build_spend_daily(lake_dir: Path, day: date) -> RollupResult:
         day=day,
         rows=table.num_rows,
         requests=int(sum(table.column("requests").to_pylist())),
-        spend=math.fsum(table.column("spend").to_pylist()),
+        spend=math.fsum(v for v in table.column("spend").to_pylist() if v is not None),
         path=target,
     )

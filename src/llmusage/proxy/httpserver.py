@@ -64,8 +64,13 @@ class Response:
 
     __slots__ = ("body", "content_type", "headers", "status")
 
-    def __init__(self, body: bytes = b"", status: int = 200, content_type: str = "application/json",
-                 headers: dict[str, str] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        body: bytes = b"",
+        status: int = 200,
+        content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self.body = body
         self.status = status
         self.content_type = content_type

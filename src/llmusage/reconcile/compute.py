@@ -8,10 +8,9 @@ its newest day. So a lake that is behind does not show as drift, while rows the 
 
 The settled days enter at the ledger's grain (key, user, team, model, day) through their daily
 rollups (`llmusage.lake.rollups`), each rebuilt only when its partition's files changed: the first
-reconciliation reads every log once (measured: strings are most of the cost, 100M logs are ~1.5 GB of
-Parquet), later ones read a few thousand rows per day. PostgreSQL sums the tail itself. Ledgers,
-budget windows, top models and the day a budget was crossed all come from the small `entity_daily`
-table; only a window's first day and a crossing day are read again log by log, for the entities
+reconciliation reads every log once, later ones read a few thousand rows per day. PostgreSQL sums the
+tail itself. Ledgers, budget windows, top models and the day a budget was crossed all come from the small
+`entity_daily` table; only a window's first day and a crossing day are read again log by log, for the entities
 concerned (`edge_*.sql`, `first_exceeded.sql`).
 
 Status: `exceeded` at or above 100% of `max_budget`, `warning` at or above the threshold (80% by
@@ -36,6 +35,7 @@ from llmusage.budgets.window import entity_window
 from llmusage.entities import BLOCK_MARKER, TEAM, USER, Kind
 from llmusage.errors import LlmusageError
 from llmusage.lake.lag import LAG_WINDOW
+from llmusage.lake.layout import PARQUET_GLOB, spend_log_partitions
 from llmusage.lake.rollups import ensure_spend_daily
 from llmusage.lake.state import LakeState
 from llmusage.reconcile.snapshot import Snapshot, open_snapshot
@@ -85,22 +85,6 @@ def lake_cutoff(lake_dir: Path, partitions: dict[date, Path]) -> datetime | None
     if newest is None:
         return start_of_newest_day
     return min(newest - LAG_WINDOW, datetime.combine(max(partitions) + timedelta(days=1), time()))
-
-
-def spend_log_partitions(lake_dir: Path) -> dict[date, Path]:
-    """The lake's day partitions that hold a Parquet file, by day (aside files start with a dot)."""
-    root = lake_dir / "spend_logs"
-    found: dict[date, Path] = {}
-    if not root.is_dir():
-        return found
-    for part in root.glob("date=*"):
-        try:
-            day = date.fromisoformat(part.name.removeprefix("date="))
-        except ValueError:
-            continue
-        if any(part.glob("*.parquet")):
-            found[day] = part
-    return found
 
 
 def reconcile(url: str, lake_dir: Path, options: ReconcileOptions | None = None) -> Reconciliation:
@@ -183,7 +167,7 @@ COLUMNS = [
 
 
 def _files(partition: Path) -> list[str]:
-    return [str(p) for p in sorted(partition.glob("*.parquet"))]
+    return [str(p) for p in sorted(partition.glob(PARQUET_GLOB))]
 
 
 def _view_of_files(duck: duckdb.DuckDBPyConnection, name: str, files: list[str]) -> None:
