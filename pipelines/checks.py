@@ -46,7 +46,8 @@ def spend_drift_within_tolerance(lake: LakeResource) -> dg.AssetCheckResult:
 
 
 @dg.asset_check(
-    asset="warehouse", description="The lake is at most the lag window behind PostgreSQL's newest log."
+    asset="warehouse",
+    description="The lake is at most the lag window plus one ingest interval behind PostgreSQL's newest log.",
 )
 def lake_is_fresh(postgres: PostgresResource, lake: LakeResource) -> dg.AssetCheckResult:
     from llmusage.lake.freshness import lake_lag

@@ -3,8 +3,8 @@
 Durations are LiteLLM's: `24h`, `30d`, `2w` (fixed-length windows; `s` and `m` units too, in whole
 hours) and `1mo`, `3mo` (calendar months). Fixed windows are anchored at `metadata.budget_anchor` (ISO,
 UTC) when present, else at the entity's `created_at`, truncated to the hour, so a `30d` budget created
-on the 3rd at 10:37 resets at 10:00 on the 3rd, 33rd, ... day. Windows start on the hour because the
-ledger is summed by the hour; a duration shorter than an hour, or not a whole number of hours, is refused.
+on the 3rd at 10:37 resets at 10:00 on the 3rd, 33rd, ... day. Windows start on the hour; a duration
+shorter than an hour, or not a whole number of hours, is refused.
 Month windows start at 00:00 UTC on the first of a month; `3mo` windows are calendar quarters counted
 from January. Reconciliation and the proxy both call `window_start`, so they agree on the window.
 """

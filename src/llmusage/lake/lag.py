@@ -7,7 +7,8 @@ the newest LAG_WINDOW of the lake is never taken as final. Every use reads it fr
 - reconciliation: the lake is complete before its newest row minus LAG_WINDOW (the cutoff);
 - chargeback: a month is closed once the lake was written LAG_WINDOW after the month ended;
 - the Dagster ingest schedule re-extracts yesterday while it is less than LAG_WINDOW after midnight, and
-  the freshness check allows LAG_WINDOW plus one schedule interval (`pipelines/schedules.py`).
+  the freshness check allows LAG_WINDOW plus one schedule interval (`FRESHNESS_LAG` in
+  `pipelines/checks.py`, the interval in `pipelines/schedules.py`).
 """
 
 from __future__ import annotations
