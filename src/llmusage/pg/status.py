@@ -11,7 +11,7 @@ from psycopg import sql
 from llmusage import sqlfiles
 from llmusage.pg import migrations
 
-TABLES = (
+TABLES = (  # the operational tables, parents first (what `db status` counts and `seed --reset` empties)
     "LiteLLM_OrganizationTable",
     "LiteLLM_TeamTable",
     "LiteLLM_UserTable",

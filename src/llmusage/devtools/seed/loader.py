@@ -28,15 +28,8 @@ from llmusage.devtools.seed.org import Organization, build_org
 from llmusage.devtools.seed.traffic import LOG_COLUMNS, LogGenerator, Window
 from llmusage.errors import LlmusageError
 from llmusage.pg import migrations
+from llmusage.pg.status import TABLES
 
-TABLES = (
-    "LiteLLM_OrganizationTable",
-    "LiteLLM_TeamTable",
-    "LiteLLM_UserTable",
-    "LiteLLM_VerificationToken",
-    "LiteLLM_ProxyModelTable",
-    "LiteLLM_SpendLogs",
-)
 SPEND_LOG_INDEXES: dict[LiteralString, LiteralString] = {
     "idx_spendlogs_api_key": '"api_key"',
     "idx_spendlogs_created_at": '"created_at"',
