@@ -16,9 +16,10 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from llmusage.devtools.scratch_db import drop_scratch_database as drop_database
 from llmusage.pg import embedded, migrations
 from llmusage.pg.connect import with_database
-from support.db import TEST_HOME, create_database, drop_database
+from support.db import TEST_HOME, create_database
 
 
 @pytest.fixture(scope="session")

@@ -1,16 +1,25 @@
 """The layout's rules, checked on the source itself: the library never imports the Dagster code location,
 no two modules of `llmusage` import each other (directly or round a loop, function-local imports included),
-and no module is too long to hold in one's head."""
+no module is too long to hold in one's head, and every SQL file is named by the code that runs it (a grep
+for the file finds its caller)."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
+import pytest
+
+from llmusage.config import sql_dir
+from llmusage.lake.layout import DIM_TABLES
 from support.db import ROOT
 
 SRC = ROOT / "src"
 MAX_LINES = 450
+LOADED_BY_NAME = ("proxy", "lake", "reconcile", "reports", "status")
+"""The sql/ folders whose files are loaded one by one (migrations/ and warehouse/ are read as folders)."""
+LOADED_BY_PATTERN = {f"lake/dim_{table}.sql" for table in DIM_TABLES}
+"""One query per dimension table, each with its own columns: `lake/dims.py` loads `lake/dim_{table}.sql`."""
 
 
 def _module_name(path: Path) -> str:
@@ -87,3 +96,12 @@ def test_no_module_is_too_long() -> None:
         if (n := len(path.read_text().splitlines())) > MAX_LINES
     }
     assert not long, f"modules over {MAX_LINES} lines (split them along what they do): {long}"
+
+
+@pytest.mark.parametrize("folder", LOADED_BY_NAME)
+def test_every_sql_file_is_named_by_its_caller(folder: str) -> None:
+    code = "\n".join(path.read_text() for path in (SRC / "llmusage").rglob("*.py"))
+    files = sorted(p.relative_to(sql_dir()).as_posix() for p in (sql_dir() / folder).rglob("*.sql"))
+    assert files
+    unnamed = [f for f in files if f'"{f}"' not in code and f not in LOADED_BY_PATTERN]
+    assert not unnamed, f"SQL files no code names (a grep for them finds no caller): {unnamed}"

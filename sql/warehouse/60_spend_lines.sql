@@ -1,5 +1,5 @@
 -- One row per spend log with every report dimension resolved: UTC day/week/month, organization (the
--- team's, else the user's: llmusage.entities.organization_of_log), team, user, key (alias plus an
+-- team's, else the user's: the organization rule in llmusage.entities), team, user, key (alias plus an
 -- 8-character hash prefix, never the bare hash), model, provider, request tags. The base of
 -- `llmusage report spend` and of the chargeback.
 SELECT

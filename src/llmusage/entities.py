@@ -15,6 +15,11 @@ ledger and budget); where the gateway honours a `blocked` column, llmusage also 
 the marker is a person's and is never lifted by llmusage. Users and organizations have no `blocked`
 column: the llmusage proxy refuses them on the marker alone.
 
+The organization rule: a log's organization is its team's organization, else its user's (llmusage flavour).
+Reconciliation's DuckDB SQL takes it from one macro (`sql/reconcile/duckdb/log_organization.sql`); the
+PostgreSQL queries and the warehouse's `spend_lines` spell it `COALESCE(team.organization_id,
+user.organization_id)`.
+
 Names that vary per kind are composed into SQL with `psycopg.sql.Identifier` (see `identifier`), never
 formatted in as text: `compose` fills a per-kind template (one SQL file for all four kinds, such as
 `sql/reconcile/postgres/flag.sql`) with the kind's table and columns.
@@ -52,10 +57,10 @@ class EntityKind:
     honours_blocked: bool
     """The gateway refuses the entity when its `blocked` column is true (else only the marker applies)."""
     log_column: str | None
-    """The spend log column holding the entity's id; None for organizations (see `organization_of_log`)."""
+    """The spend log column holding the entity's id; None for organizations (see the organization rule in the module docstring)."""
     organization_column: str | None = None
     """The column naming the entity's organization, through which a log is attributed to one (teams, then
-    users: see `organization_of_log`); None for kinds that attribute no organization."""
+    users: the organization rule in the module docstring); None for kinds that attribute no organization."""
 
     @property
     def label(self) -> str:
@@ -117,15 +122,6 @@ def entity_kind(name: str) -> EntityKind:
         return _BY_NAME[name]
     except KeyError:
         raise ValueError(f"unknown entity kind {name!r}; expected one of {', '.join(_BY_NAME)}") from None
-
-
-def organization_of_log(team_org: str | None, user_org: str | None) -> str | None:
-    """A log's organization on the llmusage flavour: its team's organization, else its user's.
-
-    Reconciliation's DuckDB SQL takes it from one macro (`sql/reconcile/duckdb/log_organization.sql`); the
-    PostgreSQL queries and the warehouse's `spend_lines` spell it `COALESCE(team.organization_id,
-    user.organization_id)`."""
-    return team_org if team_org is not None else user_org
 
 
 def compose(template: LiteralString, kind: EntityKind) -> sql.Composed:

@@ -1,9 +1,8 @@
-"""The request stages in isolation: the SSE relay, the spend row's shape, window spends per entity kind,
-and the package's layout (no import cycle, every SQL file found by its name)."""
+"""The request stages in isolation: the SSE relay, the spend row's shape, window spends per entity kind.
+(The package's layout, no import cycle and every SQL file named by its caller, is `tests/test_architecture.py`'s.)"""
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import re
 from datetime import UTC, datetime, timedelta
@@ -22,7 +21,6 @@ from llmusage.proxy.pricing import route_from_row
 from llmusage.proxy.spend import Outcome, SpendRow
 from llmusage.proxy.sse import EventRelay, client_wants_usage
 
-SRC = Path(__file__).resolve().parents[2] / "src" / "llmusage"
 JSON_MONTH = '{"budget_duration": "1mo"}'
 
 
@@ -144,48 +142,3 @@ def test_window_spends_per_kind(database_url: str) -> None:
         (Kind.TEAM, "w-team"): 1.0,
         (Kind.ORGANIZATION, "w-org"): 3.0,
     }
-
-
-def _imports(path: Path, package: str) -> set[str]:
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            found.update(a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            base = (
-                node.module if not node.level else f"{package.rsplit('.', node.level - 1)[0]}.{node.module}"
-            )
-            found.add(base)
-            found.update(f"{base}.{a.name}" for a in node.names)
-    return found
-
-
-def test_no_import_cycle_through_the_proxy() -> None:
-    """Every import counts, function-local ones too."""
-    modules = {}
-    for path in SRC.rglob("*.py"):
-        parts = path.relative_to(SRC.parent).with_suffix("").parts
-        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
-    graph: dict[str, set[str]] = {}
-    for name, path in modules.items():
-        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        graph[name] = {m for m in _imports(path, package) if m in modules and m != name}
-
-    def reaches(start: str, goal: str) -> bool:
-        seen, todo = set(), [start]
-        while todo:
-            for nxt in graph[todo.pop()] - seen:
-                if nxt == goal:
-                    return True
-                seen.add(nxt)
-                todo.append(nxt)
-        return False
-
-    cyclic = [name for name in modules if name.startswith("llmusage.proxy") and reaches(name, name)]
-    assert cyclic == []
-
-
-def test_every_proxy_sql_file_is_named_by_its_caller() -> None:
-    code = "".join(p.read_text() for p in (SRC / "proxy").glob("*.py"))
-    files = sorted(p.relative_to(sql_dir()).as_posix() for p in (sql_dir() / "proxy").rglob("*.sql"))
-    assert files and [f for f in files if f'"{f}"' not in code] == []

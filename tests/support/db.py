@@ -28,12 +28,6 @@ def create_database(server_url: str, template: str, label: str) -> str:
     return with_database(server_url, name)
 
 
-def drop_database(server_url: str, url: str) -> None:
-    name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
 def run_cli(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run `llmusage ARGS` in a subprocess, as a user would."""
     return subprocess.run(

@@ -1,6 +1,6 @@
 -- Log by log, the logs from the cutoff on of some days and some entities (a window's first day, a
 -- budget's crossing day); a log's organization is its team's, else its user's
--- (llmusage.entities.organization_of_log; reconciliation's DuckDB side: log_organization.sql).
+-- (the organization rule in llmusage.entities; reconciliation's DuckDB side: log_organization.sql).
 SELECT l.api_key, l."user", l.team_id, l.model, l.spend, l.created_at
 FROM "LiteLLM_SpendLogs" AS l
 LEFT JOIN "LiteLLM_TeamTable" AS t ON t.team_id = l.team_id

@@ -182,7 +182,7 @@ def _marked(metadata: object) -> bool:
 @cache
 def window_spend_query(kind: EntityKind) -> sql.SQL | sql.Composed:
     """An entity's spend since `%(since)s`, for `%(id)s`: by the kind's spend-log column, or for an
-    organization through its logs' teams and users (llmusage.entities.organization_of_log)."""
+    organization through its logs' teams and users (the organization rule in llmusage.entities)."""
     if kind.log_column is None:
         return sql.SQL(sqlfiles.load("proxy/window_spend_organization.sql"))
     return sql.SQL(sqlfiles.load("proxy/window_spend.sql")).format(column=sql.Identifier(kind.log_column))

@@ -49,7 +49,6 @@ class State:
     session: aiohttp.ClientSession | None = None  # streams
     fast: FastClient | None = None  # non-streaming calls
     models: dict[str, ModelRoute] = field(default_factory=dict)
-    models_loaded: bool = False
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def load_models(self) -> None:
@@ -57,7 +56,6 @@ class State:
             cur = await conn.execute(sqlfiles.load("proxy/models.sql"))
             rows = await cur.fetchall()
         self.models = {r[1]: route_from_row(r[0], r[1], r[2] or {}, r[3] or {}) for r in rows}
-        self.models_loaded = True
 
     async def refresh_models_forever(self) -> None:
         while True:
