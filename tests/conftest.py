@@ -16,6 +16,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from llmusage.devtools.litellm_schema import create_litellm_schema, litellm_version
 from llmusage.devtools.scratch_db import drop_scratch_database as drop_database
 from llmusage.pg import embedded, migrations
 from llmusage.pg.connect import with_database
@@ -63,6 +64,39 @@ def template_name(server_url: str) -> str:
         finally:
             conn.execute("SELECT pg_advisory_unlock(7243)")
     return name
+
+
+@pytest.fixture(scope="session")
+def litellm_template_name(server_url: str) -> str:
+    """A template database with LiteLLM's schema, built by LiteLLM's own migrations (no rows)."""
+    name = f"llmusage_tpl_litellm_{litellm_version().replace('.', '_')}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(7244)")
+        try:
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+                building = f"{name}_building_{os.getpid()}"
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(building)))
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(building)))
+                with psycopg.connect(with_database(server_url, building), autocommit=True) as target:
+                    create_litellm_schema(target)
+                conn.execute(
+                    sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                        sql.Identifier(building), sql.Identifier(name)
+                    )
+                )
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(7244)")
+    return name
+
+
+@pytest.fixture(scope="module")
+def litellm_database_url(
+    request: pytest.FixtureRequest, server_url: str, litellm_template_name: str
+) -> Iterator[str]:
+    """A fresh LiteLLM-flavour database (LiteLLM's migrations, no rows) for this test module."""
+    url = create_database(server_url, litellm_template_name, request.module.__name__ + "_litellm")
+    yield url
+    drop_database(server_url, url)
 
 
 @pytest.fixture(scope="module")
