@@ -48,7 +48,6 @@ import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from psycopg import sql
 
 from llmusage.errors import LlmusageError
 from llmusage.lake.lag import LAG_WINDOW
@@ -63,11 +62,14 @@ from llmusage.lake.layout import (
 from llmusage.lake.lock import lake_lock
 from llmusage.lake.reader import ArrowSession
 from llmusage.lake.state import LakeState, PartitionRecord
-from llmusage.lake.tags import tags_from_metadata
-from llmusage.sqlfiles import load
+from llmusage.lake.tags import TAGS_TYPE, tags_from_json_list, tags_from_metadata
+from llmusage.sources.spend_logs import SpendLogSource, spend_log_source
 
-DICTIONARY_COLUMNS = ["api_key", "model", "api_provider", "user", "team_id"]
-STATISTICS_COLUMNS = ["created_at", "spend", "api_key", "model", "user", "team_id"]
+DICTIONARY_COLUMNS = [
+    "api_key", "model", "model_group", "provider", "user_id", "team_id", "organization_id", "call_type", "status",
+]  # fmt: skip
+STATISTICS_COLUMNS = ["event_time", "spend", "api_key", "model", "model_group", "user_id", "team_id"]
+TIMESTAMP_COLUMNS = ("event_time", "end_time", "created_at")
 MAX_DAYS_PER_QUERY = 31
 US_PER_DAY = 86_400_000_000
 EPOCH = date(1970, 1, 1)
@@ -112,11 +114,11 @@ def extract(url: str, lake_dir: Path, options: ExtractOptions | None = None) -> 
         _remove_stale_asides(lake_dir)
         state = LakeState.load(lake_dir)
         with _connect(url) as conn:
-            columns = _columns(conn, options.with_payload)
-            days, checked, watermark = _plan(conn, lake_dir, state, options)
+            source = spend_log_source(conn)
+            days, checked, watermark = _plan(conn, source, lake_dir, state, options)
         report = ExtractReport(checked_days=checked)
         if days:
-            report.partitions = _extract_days(url, lake_dir, state, columns, days, options)
+            report.partitions = _extract_days(url, lake_dir, state, source, days, options)
         if options.days is None and watermark is not None:
             state.set_watermark(max(watermark, state.watermark_datetime() or watermark))
     return report
@@ -137,42 +139,31 @@ def _connect(url: str) -> psycopg.Connection:
     return connect(url, autocommit=True)
 
 
-def _columns(conn: psycopg.Connection, with_payload: bool) -> list[str]:
-    names = [row[0] for row in conn.execute(load("lake/spend_logs_columns.sql"))]
-    if not names:
-        raise LlmusageError('the database has no "LiteLLM_SpendLogs" table; run `llmusage db migrate`')
-    return [n for n in names if with_payload or n != "payload"]
-
-
-def _fingerprints(
-    conn: psycopg.Connection, since: datetime, until: datetime
-) -> dict[date, tuple[int, datetime]]:
-    rows = conn.execute(load("lake/spend_logs_day_fingerprints.sql"), {"since": since, "until": until})
-    return {day: (n, latest) for day, n, latest in rows}
-
-
 def _plan(
-    conn: psycopg.Connection, lake_dir: Path, state: LakeState, options: ExtractOptions
+    conn: psycopg.Connection,
+    source: SpendLogSource,
+    lake_dir: Path,
+    state: LakeState,
+    options: ExtractOptions,
 ) -> tuple[dict[date, int], int, datetime | None]:
     """The days to extract (with their row counts), how many days were checked, and the new watermark."""
     if options.days is not None:
         first, last = options.days
         since, until = _midnight(first), _midnight(last + timedelta(days=1))
-        found = _fingerprints(conn, since, until)
+        found = source.fingerprints(conn, since, until)
         wanted = [first + timedelta(days=i) for i in range((last - first).days + 1)]
         known = {d for d in wanted if state.get(d) is not None or partition_dir(lake_dir, d).exists()}
         days = {d: found[d][0] if d in found else 0 for d in wanted if d in found or d in known}
         return days, len(wanted), None
     mark = state.watermark_datetime()
     if mark is None and not state.partitions:  # first run: every day, no per-day scan needed
-        span = conn.execute(load("lake/spend_logs_span.sql")).fetchone()  # min and max: always one row
-        first, last = span if span is not None else (None, None)
-        if first is None:
+        first, last = source.span(conn)
+        if first is None or last is None:
             return {}, 0, None
         every = [first.date() + timedelta(days=i) for i in range((last.date() - first.date()).days + 1)]
         return dict.fromkeys(every, 1), len(every), last
     since = datetime(1, 1, 1) if mark is None else _midnight((mark - options.lag).date())
-    found = _fingerprints(conn, since, datetime(9999, 12, 31))
+    found = source.fingerprints(conn, since, datetime(9999, 12, 31))
     days = {}
     for day, (n, latest) in found.items():
         record = state.get(day)
@@ -215,12 +206,12 @@ def _extract_days(
     url: str,
     lake_dir: Path,
     state: LakeState,
-    columns: list[str],
+    source: SpendLogSource,
     days: dict[date, int],
     options: ExtractOptions,
 ) -> list[PartitionResult]:
     groups = _groups(days, options.workers)
-    queries = _range_queries(url, columns, groups)
+    queries = _range_queries(url, source, groups, options.with_payload)
     with ThreadPoolExecutor(max_workers=max(1, min(options.workers, len(groups)))) as pool:
         futures = [
             pool.submit(_extract_group, url, query, lake_dir, state, group, options)
@@ -230,17 +221,13 @@ def _extract_days(
     return sorted(results, key=lambda r: r.day)
 
 
-def _range_queries(url: str, columns: list[str], groups: list[list[date]]) -> list[str]:
-    """One query per group, its bounds quoted client-side by psycopg (see spend_logs_range.sql)."""
-    template = sql.SQL(load("lake/spend_logs_range.sql"))
-    listed = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+def _range_queries(
+    url: str, source: SpendLogSource, groups: list[list[date]], with_payload: bool
+) -> list[str]:
+    """One query per group, its bounds quoted client-side by psycopg (see sql/sources/*/spend_logs_range.sql)."""
     with _connect(url) as conn:
         return [
-            template.format(
-                columns=listed,
-                since=sql.Literal(_midnight(g[0])),
-                until=sql.Literal(_midnight(g[-1] + timedelta(days=1))),
-            ).as_string(conn)
+            source.range_query(conn, _midnight(g[0]), _midnight(g[-1] + timedelta(days=1)), with_payload)
             for g in groups
         ]
 
@@ -260,22 +247,39 @@ def _extract_group(
 
 
 def normalize(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """Lake types: JSON as text, `created_at` as a UTC timestamp, plus `tags` after `metadata`."""
+    """Lake types: JSON as text, times as UTC timestamps (µs), and `tags` (a list) after `metadata`,
+    from the metadata's `tags` (llmusage flavour) or the `request_tags` JSON list (LiteLLM's)."""
     arrays: list[pa.Array] = []
     fields: list[pa.Field] = []
-    for name, column in zip(batch.schema.names, batch.columns, strict=True):
+    names = batch.schema.names
+    for name, column in zip(names, batch.columns, strict=True):
         if isinstance(column.type, pa.BaseExtensionType):
             column = column.storage
         if pa.types.is_large_string(column.type):
             column = column.cast(pa.string())
-        if name == "created_at" and pa.types.is_timestamp(column.type) and column.type.tz is None:
-            column = column.cast(pa.timestamp("us", tz="UTC"))
+        if name in TIMESTAMP_COLUMNS:
+            if pa.types.is_null(column.type):
+                column = pa.nulls(len(column), pa.timestamp("us", tz="UTC"))
+            elif column.type.tz is None:
+                column = column.cast(pa.timestamp("us", tz="UTC"))
+        if name == "request_tags":
+            continue
         arrays.append(column)
         fields.append(pa.field(name, column.type))
         if name == "metadata":
-            arrays.append(tags_from_metadata(column))
-            fields.append(pa.field("tags", pa.list_(pa.string())))
+            if "request_tags" in names:
+                tags = tags_from_json_list(_as_string(batch.column(names.index("request_tags"))))
+            else:
+                tags = tags_from_metadata(column)
+            arrays.append(tags)
+            fields.append(pa.field("tags", TAGS_TYPE))
     return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def _as_string(column: pa.Array) -> pa.Array:
+    if isinstance(column.type, pa.BaseExtensionType):
+        column = column.storage
+    return column.cast(pa.string())
 
 
 @dataclass
@@ -305,7 +309,7 @@ class DayRouter:
             return
         batch = normalize(raw)
         self.schema = self.schema or batch.schema
-        micros = batch.column("created_at").cast(pa.int64())
+        micros = batch.column("event_time").cast(pa.int64())
         day_numbers = pc.divide(micros, US_PER_DAY)  # floor for non-negative epochs
         if pc.min(day_numbers).as_py() == pc.max(day_numbers).as_py():
             self._append(EPOCH + timedelta(days=pc.min(day_numbers).as_py()), batch)
@@ -331,7 +335,7 @@ class DayRouter:
         buf.nbytes += size
         self.buffered_bytes += size
         buf.spend.append(pc.sum(batch.column("spend")).as_py() or 0.0)
-        latest = pc.max(batch.column("created_at").cast(pa.int64())).as_py()
+        latest = pc.max(batch.column("event_time").cast(pa.int64())).as_py()
         buf.max_us = latest if buf.max_us is None else max(buf.max_us, latest)
         if buf.rows >= self.options.row_group_rows:
             self._flush(day)

@@ -1,8 +1,8 @@
-"""The `tags` list column, derived from the metadata JSON text of each spend log.
+"""The `tags` list column, derived from the metadata JSON text of each spend log (or LiteLLM's `request_tags`).
 
 PostgreSQL prints `jsonb` canonically (`{"key": value, ...}`, keys ordered by length, then bytes), so
-LiteLLM's usual metadata starts with `{"tags": [`. Those rows, when their tag array holds no backslash
-and no `]`, are split with vectorized string kernels; every other row that
+LiteLLM's usual metadata starts with `{"tags": [`. Those rows, when their tag array is a list of strings
+without quotes or backslashes inside, are split with vectorized string kernels; every other row that
 mentions `"tags"` is parsed with `json.loads` (exact, slower, rare). A row without a tag array gets NULL.
 Doing it in SQL instead (`ARRAY(SELECT jsonb_array_elements_text(...))`) costs the server far more
 (docs/benchmarks.md, "Extract").
@@ -15,7 +15,7 @@ import json
 import pyarrow as pa
 import pyarrow.compute as pc
 
-_FAST = r'^\{"tags": \[(?P<items>[^\]\\]*)\]'
+_FAST = r'^\{"tags": \[(?P<items>(?:"[^"\\]*"(?:, "[^"\\]*")*)?)\]'
 TAGS_TYPE = pa.list_(pa.string())
 
 
@@ -48,6 +48,15 @@ def tags_from_metadata(metadata: pa.Array) -> pa.Array:
     for i in pc.indices_nonzero(slow_mask).to_pylist():
         values[i] = _parse(texts[i])
     return pa.array(values, type=TAGS_TYPE)
+
+
+def tags_from_json_list(lists: pa.Array) -> pa.Array:
+    """A list<string> array from JSON list texts (LiteLLM's `request_tags`, e.g. `["a", "b"]`).
+
+    Each text is wrapped as `{"tags": ...}` and read by `tags_from_metadata`, so both flavours share
+    one parser; an empty list is an empty list, NULL or `null` is NULL."""
+    wrapped = pc.binary_join_element_wise(pa.scalar('{"tags": '), lists, pa.scalar("}"), "")
+    return tags_from_metadata(wrapped)
 
 
 def _parse(text: str | None) -> list[str] | None:
