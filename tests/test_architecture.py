@@ -11,15 +11,24 @@ from pathlib import Path
 import pytest
 
 from llmusage.config import sql_dir
+from llmusage.entities import KINDS
 from llmusage.lake.layout import DIM_TABLES
 from support.db import ROOT
 
 SRC = ROOT / "src"
 MAX_LINES = 450
-LOADED_BY_NAME = ("proxy", "lake", "reconcile", "reports", "status")
+LOADED_BY_NAME = ("proxy", "reconcile", "reports", "status", "sources")
 """The sql/ folders whose files are loaded one by one (migrations/ and warehouse/ are read as folders)."""
-LOADED_BY_PATTERN = {f"lake/dim_{table}.sql" for table in DIM_TABLES}
-"""One query per dimension table, each with its own columns: `lake/dims.py` loads `lake/dim_{table}.sql`."""
+FLAVOURS = ("llmusage", "litellm")
+LOADED_BY_PATTERN = {
+    *(f"sources/{flavour}/dim_{table}.sql" for flavour in FLAVOURS for table in DIM_TABLES),
+    *(f"sources/litellm/entities_{kind.label}.sql" for kind in KINDS),
+}
+"""Loaded through a pattern: one query per dimension table and flavour (`lake/dims.py` loads
+`sources/{flavour}/dim_{table}.sql`), and LiteLLM's entities per kind (`reconcile/snapshot.py`)."""
+PER_FLAVOUR = ("spend_logs_range", "spend_logs_day_fingerprints", "spend_logs_span", "newest_spend_log",
+               "tail_grain", "tail_logs", "spend_state")  # fmt: skip
+"""Queries loaded by flavour (`sources/{flavour}/<name>.sql`): each flavour must have every one."""
 
 
 def _module_name(path: Path) -> str:
@@ -103,5 +112,19 @@ def test_every_sql_file_is_named_by_its_caller(folder: str) -> None:
     code = "\n".join(path.read_text() for path in (SRC / "llmusage").rglob("*.py"))
     files = sorted(p.relative_to(sql_dir()).as_posix() for p in (sql_dir() / folder).rglob("*.sql"))
     assert files
-    unnamed = [f for f in files if f'"{f}"' not in code and f not in LOADED_BY_PATTERN]
+    unnamed = [f for f in files if not _named(f, code) and f not in LOADED_BY_PATTERN]
     assert not unnamed, f"SQL files no code names (a grep for them finds no caller): {unnamed}"
+
+
+def _named(path: str, code: str) -> bool:
+    """The file's path is in the code, or, for a per-flavour query, its name is (`PER_FLAVOUR`)."""
+    stem = Path(path).stem
+    per_flavour = path.startswith("sources/") and stem in PER_FLAVOUR
+    return f'"{path}"' in code or (per_flavour and (f'"{stem}"' in code or f'/{stem}.sql"' in code))
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_every_flavour_has_every_per_flavour_query(flavour: str) -> None:
+    expected = {*PER_FLAVOUR, *(f"dim_{table}" for table in DIM_TABLES)}
+    present = {p.stem for p in (sql_dir() / "sources" / flavour).glob("*.sql")}
+    assert expected <= present, f"sources/{flavour} lacks {sorted(expected - present)}"

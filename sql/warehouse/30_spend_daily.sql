@@ -1,12 +1,14 @@
 -- materialize: table
--- Spend per UTC day, key, user, team, model and provider.
+-- Spend per UTC day (of event time), key, user, team, organization, model and provider; also the grain
+-- reconciliation's ledger is summed from (llmusage.lake.rollups).
 SELECT
     CAST("date" AS DATE) AS day,  -- the partition: the UTC day, whatever the session time zone
     api_key,
-    "user",
+    user_id,
     team_id,
+    organization_id,
     model,
-    api_provider,
+    provider,
     count(*) AS requests,
     sum(prompt_tokens) AS prompt_tokens,
     sum(completion_tokens) AS completion_tokens,

@@ -14,7 +14,9 @@ WITH no_reconciliation AS (
         CAST(NULL AS DOUBLE) AS recorded_spend,
         CAST(NULL AS DOUBLE) AS drift,
         CAST(NULL AS BOOLEAN) AS drift_ok,
+        CAST(NULL AS VARCHAR) AS drift_cause,
         CAST(NULL AS DOUBLE) AS max_budget,
+        CAST(NULL AS DOUBLE) AS soft_budget,
         CAST(NULL AS DOUBLE) AS utilization,
         CAST(NULL AS TIMESTAMP) AS first_exceeded_at,
         CAST(NULL AS BIGINT) AS requests,
@@ -26,6 +28,7 @@ WITH no_reconciliation AS (
     WHERE FALSE
 )
 SELECT
-    entity_type, entity_id, name, status, ledger_spend, recorded_spend, drift, drift_ok, max_budget, utilization,
+    entity_type, entity_id, name, status, ledger_spend, recorded_spend, drift, drift_ok, drift_cause, max_budget,
+    soft_budget, utilization,
     first_exceeded_at, requests, top_models, budget_duration, window_start, blocked, flagged
 FROM {reconciliation}

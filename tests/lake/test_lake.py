@@ -25,6 +25,7 @@ from llmusage.lake.layout import PART_FILE, partition_dir
 from llmusage.lake.lock import lake_lock
 from llmusage.lake.state import LakeState
 from llmusage.lake.warehouse import build
+from llmusage.sources.spend_logs import NORMALIZED_COLUMNS
 from support.db import run_cli
 
 END = datetime(2026, 1, 10)  # exclusive: the seed covers 2026-01-07 .. 2026-01-09
@@ -79,7 +80,7 @@ def lake_days(lake: Path) -> dict[date, tuple[int, float, int]]:
         day = date.fromisoformat(path.name.removeprefix("date="))
         table = read_partition(lake, day)
         spend = math.fsum(v for v in table.column("spend").to_pylist() if v is not None)
-        found[day] = (table.num_rows, spend, table.column("user").null_count)
+        found[day] = (table.num_rows, spend, table.column("user_id").null_count)
     return found
 
 
@@ -118,7 +119,7 @@ def test_partitions_match_postgres(seeded: str, lake: Path) -> None:
     table = pa.concat_tables(read_partition(lake, d) for d in DAYS)
     assert table.num_rows == 3004
     assert len(set(table.column("request_id").to_pylist())) == table.num_rows  # no request twice
-    assert table.schema.field("created_at").type == pa.timestamp("us", tz="UTC")
+    assert table.schema.field("event_time").type == pa.timestamp("us", tz="UTC")
     assert table.schema.field("metadata").type == pa.string()
     assert table.schema.field("tags").type == pa.list_(pa.string())
     assert "payload" not in table.schema.names
@@ -149,8 +150,8 @@ def test_midnight_edges_land_in_their_utc_day(seeded: str, lake: Path) -> None:
         for r in read_partition(lake, date(2026, 1, 8)).to_pylist()
         if r["request_id"] == "edge-before-midnight"
     )
-    assert row["created_at"] == datetime(2026, 1, 8, 23, 59, 59, 999999, tzinfo=row["created_at"].tzinfo)
-    assert row["created_at"].utcoffset() == timedelta(0)
+    assert row["event_time"] == datetime(2026, 1, 8, 23, 59, 59, 999999, tzinfo=row["event_time"].tzinfo)
+    assert row["event_time"].utcoffset() == timedelta(0)
 
 
 def test_rerun_is_a_no_op_and_a_backfill_gives_the_same_rows(seeded: str, lake: Path) -> None:
@@ -342,9 +343,11 @@ def test_cli_extract_then_warehouse_build(cli_env: dict[str, str], seeded: str) 
         assert conn.execute("SELECT count(*) FROM spend_logs").fetchone() == (3004,)
 
 
-def test_payload_only_when_asked_and_a_new_column_keeps_old_partitions_readable(
+def test_payload_only_when_asked_and_the_normalized_shape_is_fixed(
     seeded: str, lake: Path, tmp_path: Path, extra_rows: list[str]
 ) -> None:
+    """The lake holds the normalized spend log whatever PostgreSQL adds: a new column stays out, bodies
+    come in only when asked for, and partitions without them stay readable beside those with them."""
     extract(seeded, lake)
     with psycopg.connect(seeded) as conn:
         conn.execute('ALTER TABLE "LiteLLM_SpendLogs" ADD COLUMN "region" TEXT')
@@ -352,20 +355,21 @@ def test_payload_only_when_asked_and_a_new_column_keeps_old_partitions_readable(
             """UPDATE "LiteLLM_SpendLogs" SET region = 'eu', payload = '{"p": 1}' WHERE request_id = 'edge-at-midnight'"""
         )
     try:
+        assert "payload" not in read_partition(lake, DAYS[-1]).schema.names
         extract(seeded, lake, ExtractOptions(days=(DAYS[-1], DAYS[-1]), with_payload=True))
         newest = read_partition(lake, DAYS[-1])
-        assert {"region", "payload"} <= set(newest.schema.names)
-        assert "region" not in read_partition(lake, DAYS[0]).schema.names
+        assert "payload" in newest.schema.names and "region" not in newest.schema.names
+        assert list(read_partition(lake, DAYS[0]).schema.names) == list(NORMALIZED_COLUMNS)
         snapshot_dims(seeded, lake)
         build(lake, tmp_path / "w.duckdb")
         with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as conn:
-            regions = conn.execute(
-                "SELECT date, count(region) FROM spend_logs GROUP BY 1 ORDER BY 1"
+            payloads = conn.execute(
+                "SELECT date, count(payload) FROM spend_logs GROUP BY 1 ORDER BY 1"
             ).fetchall()
             payload = conn.execute(
                 "SELECT payload FROM spend_logs WHERE request_id = 'edge-at-midnight'"
             ).fetchone()
-        assert regions == [(DAYS[0], 0), (DAYS[1], 0), (DAYS[2], 1)]
+        assert payloads == [(DAYS[0], 0), (DAYS[1], 0), (DAYS[2], 1)]
         assert payload == ('{"p": 1}',)
     finally:
         with psycopg.connect(seeded) as conn:

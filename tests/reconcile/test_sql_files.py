@@ -10,7 +10,10 @@ from psycopg import sql
 from llmusage.entities import KINDS, compose
 from llmusage.sqlfiles import load
 
-PER_KIND = ("entities", "flag", "flags", "repair_spend", "unflag")
+PER_KIND = (
+    "sources/llmusage/entities",
+    *(f"reconcile/postgres/{t}" for t in ("flag", "flags", "repair_spend", "unflag")),
+)
 
 
 @pytest.mark.parametrize("template", PER_KIND)
@@ -19,5 +22,14 @@ def test_per_kind_templates_compose_for_every_kind(database_url: str, template: 
     params = {"entity_id": "none", "marker": "{}", "drift": 0.0}
     with psycopg.connect(database_url) as conn:
         for kind in KINDS:
-            statement = compose(load(f"reconcile/postgres/{template}.sql"), kind)
+            statement = compose(load(f"{template}.sql"), kind)
             conn.execute(sql.SQL("EXPLAIN {}").format(statement), params)
+
+
+def test_litellm_entity_queries_bind_on_litellms_schema(litellm_database_url: str) -> None:
+    """Each kind's entity query on a database built by LiteLLM's own migrations."""
+    with psycopg.connect(litellm_database_url) as conn:
+        for kind in KINDS:
+            conn.execute(
+                sql.SQL("EXPLAIN {}").format(sql.SQL(load(f"sources/litellm/entities_{kind.label}.sql")))
+            )

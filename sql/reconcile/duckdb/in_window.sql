@@ -9,5 +9,5 @@ UNION ALL
 SELECT e.entity_type, e.entity_id, e.model, e.day, sum(e.spend), count(*)
 FROM edge_entity_logs AS e
 JOIN windows AS w ON w.entity_type = e.entity_type AND w.entity_id = e.entity_id
-WHERE e.day = CAST(w.window_start AS DATE) AND e.created_at >= w.window_start
+WHERE e.day = CAST(w.window_start AS DATE) AND e.event_time >= w.window_start
 GROUP BY ALL

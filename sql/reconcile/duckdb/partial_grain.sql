@@ -2,7 +2,7 @@
 -- ledger's grain: the part of the newest lake day that is settled (older than the lake's newest row
 -- minus the extract's lag window).
 CREATE OR REPLACE TEMP TABLE partial_grain AS
-SELECT api_key, "user", team_id, model, CAST("date" AS DATE) AS day, sum(spend) AS spend, count(*) AS requests
+SELECT api_key, user_id, team_id, organization_id, model, CAST("date" AS DATE) AS day, sum(spend) AS spend, count(*) AS requests
 FROM cutoff_files
-WHERE CAST(created_at AS TIMESTAMP) < (SELECT cutoff FROM bounds)
+WHERE CAST(event_time AS TIMESTAMP) < (SELECT cutoff FROM bounds)
 GROUP BY ALL

@@ -2,6 +2,9 @@
 
 These tables are small (thousands of rows), so each is read whole with ADBC and replaced by an
 aside-then-rename write on every extract; JSON columns become text and timestamps UTC, as in spend logs.
+Each flavour has its own queries (`sql/sources/<flavour>/dim_<name>.sql`): on a LiteLLM database no
+password, no encrypted `litellm_params`, and an organization's budget from its budget row. The flavour is
+written beside the snapshots (`dims/flavour.txt`) for lake-only readers (the quality suite).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from llmusage.lake.layout import DIM_TABLES, aside_path, dim_path, dims_dir
+from llmusage.lake.layout import DIM_TABLES, aside_path, dim_path, dims_dir, flavour_path
 from llmusage.sqlfiles import load
 
 
@@ -22,16 +25,30 @@ def snapshot_dims(url: str, lake_dir: Path) -> dict[str, int]:
 
     dims_dir(lake_dir).mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
+    from llmusage.pg.connect import connect
+    from llmusage.sources.spend_logs import spend_log_source
+
+    with connect(url) as conn:
+        flavour = spend_log_source(conn).flavour.value
     with ArrowSession(url) as session:
         for name in DIM_TABLES:
-            with session.query(load(f"lake/dim_{name}.sql")) as batches:
+            with session.query(load(f"sources/{flavour}/dim_{name}.sql")) as batches:
                 table = _normalize(batches.read_all())
             target = dim_path(lake_dir, name)
             aside = aside_path(target)
             pq.write_table(table, aside, compression="zstd")
             os.replace(aside, target)
             counts[name] = table.num_rows
+    flavour_path(lake_dir).write_text(flavour + "\n")
     return counts
+
+
+def read_flavour(lake_dir: Path) -> str | None:
+    """The flavour of the database the lake's snapshots came from (None before any extract)."""
+    try:
+        return flavour_path(lake_dir).read_text().strip() or None
+    except FileNotFoundError:
+        return None
 
 
 def _normalize(table: pa.Table) -> pa.Table:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from llmusage.lake.state import LakeState
 from llmusage.pg.connect import connect
-from llmusage.sqlfiles import load
+from llmusage.sources.spend_logs import spend_log_source
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class LakeLag:
 
 def lake_lag(url: str, lake_dir: Path) -> LakeLag:
     with connect(url) as conn:
-        row = conn.execute(load("lake/newest_spend_log.sql")).fetchone()
+        postgres_newest = spend_log_source(conn).newest(conn)
     newest = max(
         (
             datetime.fromisoformat(r.max_created_at)
@@ -37,4 +37,4 @@ def lake_lag(url: str, lake_dir: Path) -> LakeLag:
         ),
         default=None,
     )
-    return LakeLag(postgres_newest=row[0] if row else None, lake_newest=newest)
+    return LakeLag(postgres_newest=postgres_newest, lake_newest=newest)

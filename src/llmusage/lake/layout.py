@@ -117,6 +117,11 @@ def dim_path(lake_dir: Path, table: str) -> Path:
     return dims_dir(lake_dir) / f"{table}.parquet"
 
 
+def flavour_path(lake_dir: Path) -> Path:
+    """The flavour of the database the snapshots came from (`llmusage` or `litellm`), one line of text."""
+    return dims_dir(lake_dir) / "flavour.txt"
+
+
 def missing_dims(lake_dir: Path) -> list[str]:
     """The DIM_TABLES without a snapshot in the lake."""
     return [t for t in DIM_TABLES if not dim_path(lake_dir, t).exists()]

@@ -3,11 +3,17 @@
 Great Expectations is slow to import, so it is imported inside `validate_spend_logs` only.
 The checks that need other tables or arithmetic across columns are precomputed as columns (polars),
 then expected by GX like any column:
-- `request_id` present and unique; token counts non-negative; `total_tokens = prompt + completion`;
-- `spend >= 0` and equal to the tokens times the model's prices within PRICE_TOLERANCE;
-- `model` known to the model table; `api_key` known to the key table (at least KEY_MOSTLY of the rows:
-  a deleted key's old logs are reconciliation's `orphaned` spend, not bad data);
-- `created_at` inside the partitions validated.
+- `request_id` present and unique (the key of a spend log in both flavours); token counts non-negative;
+  `total_tokens = prompt + completion`;
+- `spend >= 0`, and equal to the tokens times the model's prices within PRICE_TOLERANCE where the model
+  table prices the model (`model_info`; on a LiteLLM database prices usually come from LiteLLM's cost
+  map, so most models have none there and only their sign is checked);
+- on the llmusage flavour, `model` known to the model table (on LiteLLM's, `model_name` is neither unique
+  nor the log's `model`, so it is not a reference); prices are joined on one row per model name, so
+  several deployments of one name never duplicate a log;
+- `api_key` known to the key table or the master key's principal (at least KEY_MOSTLY of the rows: a
+  deleted key's old logs are reconciliation's `orphaned` spend, not bad data);
+- `event_time` inside the partitions validated.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from pathlib import Path
 import polars as pl
 
 from llmusage.errors import LlmusageError
+from llmusage.lake.dims import read_flavour
 from llmusage.lake.layout import dim_path, partition_files
 
 PRICE_TOLERANCE = 1e-6  # relative, plus a micro-dollar absolute
@@ -33,8 +40,9 @@ COLUMNS = [
     "completion_tokens",
     "total_tokens",
     "spend",
-    "created_at",
+    "event_time",
 ]
+MASTER_KEY_PRINCIPAL = "litellm_proxy_master_key"
 
 
 @dataclass
@@ -65,26 +73,34 @@ def _prepare(logs: pl.DataFrame, lake_dir: Path, first: date, last: date) -> pl.
         raise LlmusageError(
             f"the lake has no dimension snapshots ({exc.filename}); run `llmusage extract`"
         ) from exc
-    prices = models.select(
-        model=pl.col("model_name"),
-        input_cost=pl.col("model_info").str.json_path_match("$.input_cost_per_token").cast(pl.Float64),
-        output_cost=pl.col("model_info").str.json_path_match("$.output_cost_per_token").cast(pl.Float64),
+    prices = (
+        models.select(
+            model=pl.col("model_name"),
+            input_cost=pl.col("model_info").str.json_path_match("$.input_cost_per_token").cast(pl.Float64),
+            output_cost=pl.col("model_info").str.json_path_match("$.output_cost_per_token").cast(pl.Float64),
+        )
+        .sort("model", "input_cost", nulls_last=True)
+        .unique(subset="model", keep="first", maintain_order=True)
     )
+    litellm = read_flavour(lake_dir) == "litellm"
     start = datetime.combine(first, datetime.min.time())
     end = datetime.combine(last + timedelta(days=1), datetime.min.time())
-    created = pl.col("created_at").cast(pl.Datetime("us")) if logs.height else pl.col("created_at")
+    created = pl.col("event_time").cast(pl.Datetime("us")) if logs.height else pl.col("event_time")
     expected = pl.col("prompt_tokens") * pl.col("input_cost") + pl.col("completion_tokens") * pl.col(
         "output_cost"
     )
     return (
-        logs.with_columns(created_at=created.dt.replace_time_zone(None) if logs.height else created)
+        logs.with_columns(event_time=created.dt.replace_time_zone(None) if logs.height else created)
         .join(prices, on="model", how="left")
         .with_columns(
             token_gap=pl.col("total_tokens") - pl.col("prompt_tokens") - pl.col("completion_tokens"),
-            price_error=(pl.col("spend") - expected).abs() - (1e-6 + PRICE_TOLERANCE * expected.abs()),
-            model_known=pl.col("input_cost").is_not_null(),
-            key_known=pl.col("api_key").is_in(keys["token"].implode()),
-            in_partition=(pl.col("created_at") >= start) & (pl.col("created_at") < end),
+            price_error=pl.when(pl.col("input_cost").is_not_null())
+            .then((pl.col("spend") - expected).abs() - (1e-6 + PRICE_TOLERANCE * expected.abs()))
+            .otherwise(pl.lit(0.0)),
+            model_known=pl.col("input_cost").is_not_null() | pl.lit(litellm),
+            key_known=pl.col("api_key").is_in(keys["token"].implode())
+            | (pl.col("api_key") == MASTER_KEY_PRINCIPAL),
+            in_partition=(pl.col("event_time") >= start) & (pl.col("event_time") < end),
         )
     )
 

@@ -31,14 +31,15 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from llmusage.budgets.window import entity_window
-from llmusage.entities import BLOCK_MARKER, TEAM, USER, Kind
+from llmusage.entities import BLOCK_MARKER, Kind
 from llmusage.errors import LlmusageError
 from llmusage.lake.lag import LAG_WINDOW
 from llmusage.lake.layout import PARQUET_GLOB, spend_log_partitions
 from llmusage.lake.rollups import ensure_spend_daily
 from llmusage.lake.state import LakeState
 from llmusage.reconcile.snapshot import Snapshot, open_snapshot
+from llmusage.sources.detect import Flavour
+from llmusage.sources.periods import period
 from llmusage.sqlfiles import load
 
 TOLERANCE = 1e-9
@@ -106,7 +107,7 @@ def reconcile(url: str, lake_dir: Path, options: ReconcileOptions | None = None)
         duck.execute("SET enable_progress_bar = false")
         windows = _windows(snapshot, as_of)
         _register(duck, snapshot, windows)
-        duck.execute(load("reconcile/duckdb/log_organization.sql"))
+        duck.execute(load("reconcile/duckdb/attribution.sql"))
         bounds = [cutoff or datetime(1, 1, 1)]
         duck.register(
             "bounds", pa.table({"cutoff": bounds}, schema=pa.schema([("cutoff", pa.timestamp("us"))]))
@@ -126,7 +127,8 @@ def reconcile(url: str, lake_dir: Path, options: ReconcileOptions | None = None)
         _edge_days(duck, window_days, _interest(list(windows)), partitions, cutoff_day, snapshot)
         duck.execute(load("reconcile/duckdb/in_window.sql"))
         ledger = duck.sql(load("reconcile/duckdb/ledger.sql")).pl()
-        entities = _combine(snapshot, ledger, options.threshold, windows)
+        history_start = _history_start(partitions, snapshot)
+        entities = _combine(snapshot, ledger, options.threshold, windows, history_start)
         crossed = _first_exceeded(duck, entities, partitions, cutoff_day, snapshot)
         tail_rows = int(pc.sum(snapshot.tail_grain.column("requests")).as_py() or 0)
     if crossed.height:
@@ -154,7 +156,9 @@ COLUMNS = [
     "recorded_spend",
     "drift",
     "drift_ok",
+    "drift_cause",
     "max_budget",
+    "soft_budget",
     "utilization",
     "first_exceeded_at",
     "requests",
@@ -164,6 +168,15 @@ COLUMNS = [
     "blocked",
     "flagged",
 ]
+
+
+def _history_start(partitions: dict[date, Path], snapshot: Snapshot) -> datetime | None:
+    """The oldest log anyone can still read: the lake's first day, else the database's oldest log."""
+    oldest = snapshot.oldest_log()
+    if partitions:
+        first = datetime.combine(min(partitions), time())
+        return first if oldest is None else min(first, oldest)
+    return oldest
 
 
 def _files(partition: Path) -> list[str]:
@@ -214,29 +227,21 @@ Windows = dict[tuple[str, str], tuple[str, datetime]]  # (kind, id) -> (budget_d
 
 
 def _windows(snapshot: Snapshot, as_of: datetime) -> Windows:
-    """The budget window of every entity whose metadata sets `budget_duration`."""
+    """The current budget period of every entity whose budget has one (llmusage.sources.periods)."""
     found: Windows = {}
+    litellm = snapshot.flavour is Flavour.LITELLM
     for kind in Kind:
         for row in snapshot.entities[kind]:
-            window = entity_window(row["metadata"], row["created_at"], as_of)
+            window = period(row, litellm, as_of)
             if window:
                 found[(kind.value, row["entity_id"])] = window
     return found
 
 
 def _register(duck: duckdb.DuckDBPyConnection, snapshot: Snapshot, windows: Windows) -> None:
-    """Register the tail's grain, the organization of every team and user, and the budget windows."""
+    """Register the tail's grain, the flavour's attribution rules and the budget windows."""
     duck.register("tail_grain", snapshot.tail_grain)
-    for kind, name in ((TEAM, "pg_teams"), (USER, "pg_users")):
-        rows = snapshot.entities[kind.kind]
-        organizations = pa.table(
-            {
-                kind.id_column: [row["entity_id"] for row in rows],
-                "organization_id": [row["organization_id"] for row in rows],
-            },
-            schema=pa.schema([(kind.id_column, pa.string()), ("organization_id", pa.string())]),
-        )
-        duck.register(name, organizations)
+    duck.register("rules", pa.table({"personal_keys_only": [snapshot.flavour is Flavour.LITELLM]}))
     duck.register(
         "windows",
         pa.table(
@@ -262,15 +267,33 @@ _RECORDED = {  # the recorded side of every entity, as _combine builds it
     "name": pl.String,
     "recorded_spend": pl.Float64,
     "max_budget": pl.Float64,
+    "soft_budget": pl.Float64,
     "budget_duration": pl.String,
     "window_start": pl.Datetime("us"),
     "blocked": pl.Boolean,
     "flagged": pl.Boolean,
     "exists": pl.Boolean,
+    "history_complete": pl.Boolean,
 }
 
 
-def _combine(snapshot: Snapshot, ledger: pl.DataFrame, threshold: float, windows: Windows) -> pl.DataFrame:
+def _history_complete(row: dict, window: tuple[str, datetime] | None, history_start: datetime | None) -> bool:
+    """Whether every log of the entity's current period can still be read: the period (or, for a lifetime
+    budget, the entity) began at or after the oldest log kept anywhere (lake or database). When not, spend
+    that retention deleted explains a recorded counter above the ledger: that is not drift."""
+    if history_start is None:
+        return True
+    began = window[1] if window else row.get("created_at")
+    return began is not None and began >= history_start
+
+
+def _combine(
+    snapshot: Snapshot,
+    ledger: pl.DataFrame,
+    threshold: float,
+    windows: Windows,
+    history_start: datetime | None = None,
+) -> pl.DataFrame:
     """Entity rows (recorded side) joined with the ledger; orphans from the ledger side; statuses."""
     records: list[dict] = []
     for kind in Kind:
@@ -284,11 +307,13 @@ def _combine(snapshot: Snapshot, ledger: pl.DataFrame, threshold: float, windows
                     "name": row["name"],
                     "recorded_spend": float(row["recorded_spend"] or 0.0),
                     "max_budget": row["max_budget"],
+                    "soft_budget": row.get("soft_budget"),
                     "budget_duration": window[0] if window else None,
                     "window_start": window[1] if window else None,
                     "blocked": bool(row["blocked"]),
                     "flagged": BLOCK_MARKER in metadata,
                     "exists": True,
+                    "history_complete": _history_complete(row, window, history_start),
                 }
             )
     recorded = pl.DataFrame(records, schema=_RECORDED)
@@ -318,13 +343,26 @@ def _combine(snapshot: Snapshot, ledger: pl.DataFrame, threshold: float, windows
             .then(pl.lit("exceeded"))
             .when(pl.col("ledger_spend") >= budget * threshold - slack)
             .then(pl.lit("warning"))
+            .when(
+                pl.col("soft_budget").is_not_null()
+                & (pl.col("ledger_spend") >= pl.col("soft_budget") - slack)
+            )
+            .then(pl.lit("warning"))
             .otherwise(pl.lit("ok")),
             blocked=pl.col("blocked").fill_null(False),
             flagged=pl.col("flagged").fill_null(False),
         )
-        .with_columns(drift_ok=pl.col("drift").is_null() | (pl.col("drift").abs() <= drift_slack))
+        .with_columns(within=pl.col("drift").is_null() | (pl.col("drift").abs() <= drift_slack))
+        .with_columns(
+            drift_cause=pl.when(pl.col("within"))
+            .then(pl.lit(None, dtype=pl.String))
+            .when((pl.col("drift") > 0) & ~pl.col("history_complete").fill_null(True))
+            .then(pl.lit("retention"))
+            .otherwise(pl.lit("unexplained")),
+        )
+        .with_columns(drift_ok=pl.col("within") | (pl.col("drift_cause") == "retention"))
     )
-    return entities.drop("exists")
+    return entities.drop("exists", "within", "history_complete")
 
 
 def _first_exceeded(

@@ -1,5 +1,6 @@
 """What reconciliation reads from PostgreSQL, in one REPEATABLE READ snapshot held open while it computes:
-the four entity tables, the logs from the cutoff on summed at the ledger's grain (PostgreSQL aggregates
+the flavour (`llmusage.sources`), the four entity tables with their budgets (each flavour's SQL in
+`sql/sources/<flavour>/`), the logs from the cutoff on summed at the ledger's grain (PostgreSQL aggregates
 them: a day of logs is hundreds of thousands of rows, its grain a few thousand), and, on request, the
 few logs of given days and entities that are needed one by one. Recorded and ledger spend agree in time."""
 
@@ -12,17 +13,21 @@ from datetime import date, datetime
 
 import psycopg
 import pyarrow as pa
+from psycopg import sql
 from psycopg.rows import dict_row
 
-from llmusage.entities import KINDS, Kind, compose
+from llmusage.entities import KINDS, EntityKind, Kind, compose
+from llmusage.errors import LlmusageError
 from llmusage.pg.connect import connect
+from llmusage.sources.detect import Flavour, detect
 from llmusage.sqlfiles import load
 
 GRAIN_SCHEMA = pa.schema(
     [
         ("api_key", pa.string()),
-        ("user", pa.string()),
+        ("user_id", pa.string()),
         ("team_id", pa.string()),
+        ("organization_id", pa.string()),
         ("model", pa.string()),
         ("day", pa.date32()),
         ("spend", pa.float64()),
@@ -32,11 +37,12 @@ GRAIN_SCHEMA = pa.schema(
 LOG_SCHEMA = pa.schema(
     [
         ("api_key", pa.string()),
-        ("user", pa.string()),
+        ("user_id", pa.string()),
         ("team_id", pa.string()),
+        ("organization_id", pa.string()),
         ("model", pa.string()),
         ("spend", pa.float64()),
-        ("created_at", pa.timestamp("us")),
+        ("event_time", pa.timestamp("us")),
     ]
 )
 _BEGINNING = datetime(1, 1, 1)
@@ -51,11 +57,17 @@ def _table(rows: list[tuple], schema: pa.Schema) -> pa.Table:
 
 @dataclass
 class Snapshot:
-    entities: dict[Kind, list[dict]]  # kind -> rows of reconcile/postgres/entities.sql composed for it
+    flavour: Flavour
+    entities: dict[Kind, list[dict]]  # kind -> rows of sources/<flavour>/entities*.sql for it
     tail_grain: pa.Table  # GRAIN_SCHEMA: the logs from the cutoff on, summed
     taken_at: datetime  # the database's clock at the snapshot, naive UTC
     cutoff: datetime
     _conn: psycopg.Connection
+
+    def oldest_log(self) -> datetime | None:
+        """The oldest log's event time in the database (one index probe), in the snapshot."""
+        row = self._conn.execute(load(f"sources/{self.flavour.value}/spend_logs_span.sql")).fetchone()
+        return row[0] if row else None
 
     def tail_logs(self, days: set[date], entities: dict[str, set[str]]) -> pa.Table:
         """LOG_SCHEMA rows from the cutoff on, on `days`, that count for any of `entities` (kind -> ids)."""
@@ -66,7 +78,7 @@ class Snapshot:
             "days": sorted(days),
             **{f"{kind.label}s": sorted(entities.get(kind.label, ())) for kind in KINDS},
         }
-        rows = self._conn.execute(load("reconcile/postgres/tail_logs.sql"), params).fetchall()
+        rows = self._conn.execute(load(f"sources/{self.flavour.value}/tail_logs.sql"), params).fetchall()
         return _table(rows, LOG_SCHEMA)
 
 
@@ -79,16 +91,31 @@ def open_snapshot(url: str, cutoff: datetime | None) -> Iterator[Snapshot]:
         conn.read_only = True
         with conn.transaction():
             now = conn.execute("SELECT (now() AT TIME ZONE 'UTC')").fetchone()
+            flavour = detect(conn).flavour
+            if flavour is Flavour.EMPTY:
+                raise LlmusageError(
+                    'the database has no "LiteLLM_SpendLogs" table; run `llmusage db migrate`'
+                )
             entities: dict[Kind, list[dict]] = {}
             with conn.cursor(row_factory=dict_row) as cur:
                 for kind in KINDS:
-                    query = compose(load("reconcile/postgres/entities.sql"), kind)
-                    entities[kind.kind] = cur.execute(query).fetchall()
-            grain = conn.execute(load("reconcile/postgres/tail_grain.sql"), {"cutoff": since}).fetchall()
+                    entities[kind.kind] = cur.execute(_entities_query(flavour, kind)).fetchall()
+            grain = conn.execute(
+                load(f"sources/{flavour.value}/tail_grain.sql"), {"cutoff": since}
+            ).fetchall()
             yield Snapshot(
+                flavour=flavour,
                 entities=entities,
                 tail_grain=_table(grain, GRAIN_SCHEMA),
                 taken_at=now[0] if now else datetime.utcnow(),
                 cutoff=since,
                 _conn=conn,
             )
+
+
+def _entities_query(flavour: Flavour, kind: EntityKind) -> sql.Composable:
+    """One kind's entities as reconciliation reads them: a template composed per kind on the llmusage
+    flavour, a file per kind on LiteLLM's (whose tables differ: budget rows, no `user_metadata`)."""
+    if flavour is Flavour.LITELLM:
+        return sql.SQL(load(f"sources/litellm/entities_{kind.label}.sql"))
+    return compose(load("sources/llmusage/entities.sql"), kind)

@@ -4,11 +4,13 @@ or over the warning threshold. Cheap: one index lookup and four small tables."""
 from __future__ import annotations
 
 from llmusage.pg.connect import connect
+from llmusage.sources.spend_logs import spend_log_source
 from llmusage.sqlfiles import load
 
 
 def spend_state(url: str, threshold: float = 0.8) -> dict[str, object]:
     with connect(url) as conn:
-        row = conn.execute(load("reconcile/postgres/spend_state.sql"), {"threshold": threshold}).fetchone()
+        flavour = spend_log_source(conn).flavour.value
+        row = conn.execute(load(f"sources/{flavour}/spend_state.sql"), {"threshold": threshold}).fetchone()
     newest, at_threshold = row if row else (None, 0)
     return {"newest_log": newest.isoformat() if newest else None, "at_threshold": int(at_threshold)}
