@@ -24,6 +24,9 @@ class Settings:
     home: Path
     database_url: str | None
     master_key: str | None
+    litellm_url: str | None = None
+    """A LiteLLM proxy's base URL: write-back blocks and unblocks through its management API."""
+    litellm_master_key: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -33,6 +36,8 @@ class Settings:
             home=home,
             database_url=env.get("LLMUSAGE_DATABASE_URL") or None,
             master_key=env.get("LLMUSAGE_MASTER_KEY") or None,
+            litellm_url=env.get("LLMUSAGE_LITELLM_URL") or None,
+            litellm_master_key=env.get("LLMUSAGE_LITELLM_MASTER_KEY") or None,
         )
 
     @property

@@ -28,6 +28,9 @@ def reconcile(apply_: bool, repair_spend: bool, threshold: float, fmt: str, show
     """Reconcile every key, user, team and organization against its logs and its budget."""
     from llmusage.pg.connect import resolve_url
     from llmusage.reconcile import ReconcileOptions, reconcile, write_back
+    from llmusage.reconcile.apply import REPAIR_REFUSED
+    from llmusage.reconcile.litellm_api import CACHE_DELAY, LitellmApi
+    from llmusage.sources.detect import Flavour
     from llmusage.reconcile.compute import to_json_rows
     from llmusage.reconcile.store import save
 
@@ -36,8 +39,17 @@ def reconcile(apply_: bool, repair_spend: bool, threshold: float, fmt: str, show
     settings = Settings.from_env()
     url = resolve_url(settings)
     result = reconcile(url, settings.lake_dir, ReconcileOptions(threshold=threshold))
+    litellm = result.flavour is Flavour.LITELLM
+    if litellm and repair_spend:
+        raise LlmusageError(REPAIR_REFUSED)
     save(result, settings.reconcile_dir)  # the verdict the warehouse's budget_status shows
-    applied = write_back(url, result, repair_spend=repair_spend) if apply_ else None
+    api = None
+    if litellm and settings.litellm_url and settings.litellm_master_key:
+        api = LitellmApi(settings.litellm_url, settings.litellm_master_key)
+    applied = write_back(url, result, repair_spend=repair_spend, litellm_api=api) if apply_ else None
+    if applied and litellm:
+        how = f"through LiteLLM's API at {settings.litellm_url}" if api else f"in the table: {CACHE_DELAY}"
+        click.echo(f"LiteLLM database: keys and teams blocked and unblocked {how}", err=True)
     if fmt == "json":
         out: dict[str, object] = {
             "as_of": result.as_of.isoformat(),

@@ -9,54 +9,54 @@
 - `llmusage_budget_status` holds every entity's current status (upserted); `llmusage_budget_events`
   gets one row per status change and one per flag set or lifted or spend repaired, so a re-run with
   nothing changed writes no event.
+- On a LiteLLM database: `litellm_writeback`'s rules (keys and teams only, current period, a person's
+  unblock respected, through LiteLLM's API when configured); `repair_spend` is refused there.
 - `repair_spend` sets drifted `spend` columns to the ledger by subtracting the drift measured in the
   snapshot, so spend the proxy added meanwhile is kept.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from psycopg.types.json import Jsonb
 
 from llmusage.entities import KINDS, compose, entity_kind
+from llmusage.errors import LlmusageError
 from llmusage.pg.connect import connect
 from llmusage.reconcile.compute import Reconciliation
+from llmusage.reconcile.events import ApplyReport, event, number
+from llmusage.reconcile.litellm_api import LitellmApi
+from llmusage.reconcile.litellm_writeback import write_back_litellm
+from llmusage.sources.detect import Flavour
 from llmusage.sqlfiles import load
 
 _LOCK_KEY = 0x6C6C7265  # "llre": one write-back at a time
+REPAIR_REFUSED = (
+    "--repair-spend is refused on a LiteLLM database: LiteLLM owns its spend counters (its reset job zeroes "
+    "them each budget period); see drift and its cause in the reconciliation instead"
+)
 
 
-@dataclass
-class ApplyReport:
-    flagged: list[tuple[str, str]] = field(default_factory=list)
-    unflagged: list[tuple[str, str]] = field(default_factory=list)
-    repaired: list[tuple[str, str]] = field(default_factory=list)
-    status_changes: int = 0
-    events: int = 0
-    statuses: int = 0
-
-
-def _number(value: float | None) -> float | None:
-    if value is None:
-        return None
-    number = float(value)
-    return None if math.isnan(number) else number
-
-
-def _event(base: dict, action: str, old: str | None, new: str, detail: dict) -> dict:
-    """One row of reconcile/postgres/budget_event_insert.sql."""
-    return {**base, "action": action, "old_status": old, "new_status": new, "detail": Jsonb(detail)}
-
-
-def write_back(url: str, result: Reconciliation, repair_spend: bool = False) -> ApplyReport:
-    """Apply flags, statuses, events (and repairs when asked) for a reconciliation, in one transaction."""
+def write_back(
+    url: str, result: Reconciliation, repair_spend: bool = False, litellm_api: LitellmApi | None = None
+) -> ApplyReport:
+    """Apply flags, statuses, events (and repairs when asked) for a reconciliation, in one transaction.
+    On a LiteLLM database the rules of `litellm_writeback` apply, and spend is never repaired."""
     report = ApplyReport()
     now = datetime.now(UTC).isoformat(timespec="seconds")
+    if result.flavour is Flavour.LITELLM and repair_spend:
+        raise LlmusageError(REPAIR_REFUSED)
     with connect(url) as conn, conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+        if result.flavour is Flavour.LITELLM:
+            events, statuses = write_back_litellm(conn, result, report, litellm_api)
+            with conn.cursor() as cur:
+                cur.executemany(load("reconcile/postgres/budget_status_upsert.sql"), statuses)
+                if events:
+                    cur.executemany(load("reconcile/postgres/budget_event_insert.sql"), events)
+            report.events, report.statuses = len(events), len(statuses)
+            return report
         previous = {
             (t, e): s
             for t, e, s in conn.execute(load("reconcile/postgres/budget_status_current.sql")).fetchall()
@@ -78,15 +78,15 @@ def write_back(url: str, result: Reconciliation, repair_spend: bool = False) -> 
                     "entity_type": label,
                     "entity_id": entity,
                     "name": row["name"],
-                    "ledger_spend": _number(row["ledger_spend"]),
-                    "recorded_spend": _number(row["recorded_spend"]),
-                    "max_budget": _number(row["max_budget"]),
+                    "ledger_spend": number(row["ledger_spend"]),
+                    "recorded_spend": number(row["recorded_spend"]),
+                    "max_budget": number(row["max_budget"]),
                 }
                 old = previous.get((label, entity))
                 if old != status:
                     events.append(
-                        _event(
-                            base, "status_changed", old, status, {"utilization": _number(row["utilization"])}
+                        event(
+                            base, "status_changed", old, status, {"utilization": number(row["utilization"])}
                         )
                     )
                     report.status_changes += 1
@@ -105,12 +105,12 @@ def write_back(url: str, result: Reconciliation, repair_spend: bool = False) -> 
                         compose(load("reconcile/postgres/flag.sql"), kind),
                         {"entity_id": entity, "marker": Jsonb(marker)},
                     )
-                    events.append(_event(base, "flagged", old, status, marker))
+                    events.append(event(base, "flagged", old, status, marker))
                     report.flagged.append((label, entity))
                     flagged = True
                 elif status in ("ok", "warning") and flagged:
                     cur.execute(compose(load("reconcile/postgres/unflag.sql"), kind), {"entity_id": entity})
-                    events.append(_event(base, "unflagged", old, status, {"reason": "back_under_budget"}))
+                    events.append(event(base, "unflagged", old, status, {"reason": "back_under_budget"}))
                     report.unflagged.append((label, entity))
                     flagged = False
                 if repair_spend and status != "orphaned" and not row["drift_ok"]:
@@ -121,16 +121,16 @@ def write_back(url: str, result: Reconciliation, repair_spend: bool = False) -> 
                     repair = {
                         "recorded_spend": base["recorded_spend"],
                         "ledger_spend": base["ledger_spend"],
-                        "drift": _number(row["drift"]),
+                        "drift": number(row["drift"]),
                     }
-                    events.append(_event(base, "spend_repaired", old, status, repair))
+                    events.append(event(base, "spend_repaired", old, status, repair))
                     report.repaired.append((label, entity))
                 statuses.append(
                     {
                         **base,
                         "status": status,
-                        "drift": _number(row["drift"]),
-                        "utilization": _number(row["utilization"]),
+                        "drift": number(row["drift"]),
+                        "utilization": number(row["utilization"]),
                         "first_exceeded_at": row["first_exceeded_at"],
                         "budget_duration": row["budget_duration"],
                         "window_start": row["window_start"],

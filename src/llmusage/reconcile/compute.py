@@ -64,6 +64,7 @@ class Reconciliation:
     as_of: datetime
     lake_days: int
     tail_rows: int
+    flavour: Flavour = Flavour.LLMUSAGE
 
     def exceeded(self) -> pl.DataFrame:
         return self.entities.filter(pl.col("status") == "exceeded")
@@ -131,6 +132,7 @@ def reconcile(url: str, lake_dir: Path, options: ReconcileOptions | None = None)
         entities = _combine(snapshot, ledger, options.threshold, windows, history_start)
         crossed = _first_exceeded(duck, entities, partitions, cutoff_day, snapshot)
         tail_rows = int(pc.sum(snapshot.tail_grain.column("requests")).as_py() or 0)
+        flavour = snapshot.flavour
     if crossed.height:
         entities = entities.join(crossed, on=["entity_type", "entity_id"], how="left")
     else:
@@ -144,6 +146,7 @@ def reconcile(url: str, lake_dir: Path, options: ReconcileOptions | None = None)
         as_of=as_of,
         lake_days=len(partitions),
         tail_rows=tail_rows,
+        flavour=flavour,
     )
 
 

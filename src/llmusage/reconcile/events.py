@@ -1,0 +1,31 @@
+"""What a write-back reports and the rows of its events table (`reconcile/postgres/budget_event_insert.sql`),
+shared by both flavours' write-back."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from psycopg.types.json import Jsonb
+
+
+@dataclass
+class ApplyReport:
+    flagged: list[tuple[str, str]] = field(default_factory=list)
+    unflagged: list[tuple[str, str]] = field(default_factory=list)
+    repaired: list[tuple[str, str]] = field(default_factory=list)
+    status_changes: int = 0
+    events: int = 0
+    statuses: int = 0
+
+
+def number(value: float | None) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return None if math.isnan(number) else number
+
+
+def event(base: dict, action: str, old: str | None, new: str, detail: dict) -> dict:
+    """One row of reconcile/postgres/budget_event_insert.sql."""
+    return {**base, "action": action, "old_status": old, "new_status": new, "detail": Jsonb(detail)}

@@ -1,0 +1,146 @@
+"""Write-back on a LiteLLM database: blocks a LiteLLM operator can trust.
+
+- Only keys and teams are blocked, the two kinds whose `blocked` column LiteLLM honours; users and
+  organizations get a status and events in llmusage's own tables, nothing in LiteLLM's.
+- A key or team is blocked when it is `exceeded` in its **current** budget period, and the block llmusage set
+  is lifted when it is no longer (the period reset or the budget was raised).
+- llmusage writes nothing into LiteLLM's rows but `blocked`: which blocks are its own is recorded in
+  `llmusage_budget_status` (`flagged`, with the period `window_start`). A block that llmusage did not set is
+  a person's, never lifted. A block llmusage set that is found lifted was lifted by a person: that is
+  recorded (an `unflagged` event with `by: person` and the period) and respected, the entity is not
+  blocked again within that period.
+- Blocks go through LiteLLM's management API when configured (`LitellmApi`), else into the table, with
+  the cache delay stated (`litellm_api.CACHE_DELAY`). Spend columns are never written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from llmusage.entities import KEY, TEAM, compose, entity_kind
+from llmusage.reconcile.compute import Reconciliation
+from llmusage.reconcile.events import ApplyReport, event, number
+from llmusage.reconcile.litellm_api import LitellmApi
+from llmusage.sqlfiles import load
+
+BLOCKABLE = {KEY.label, TEAM.label}
+
+
+def _period(value: datetime | None) -> str:
+    return value.isoformat() if value is not None else ""
+
+
+def write_back_litellm(
+    conn: psycopg.Connection, result: Reconciliation, report: ApplyReport, api: LitellmApi | None
+) -> tuple[list[dict], list[dict]]:
+    """Set and lift blocks (see the module docstring); returns (events, status rows) for the caller to write
+    in its transaction. Blocks through the API happen as they are decided, table writes in the transaction."""
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    previous = {
+        (t, e): (status, bool(flagged), started)
+        for t, e, status, flagged, started in conn.execute(
+            load("reconcile/postgres/budget_flags_current.sql")
+        )
+    }
+    lifted = {(t, e, p) for t, e, p in conn.execute(load("reconcile/postgres/lifted_by_person.sql"))}
+
+    def set_blocked(label: str, entity: str, blocked: bool) -> None:
+        if api is not None:
+            api.set_blocked(label, entity, blocked)
+        else:
+            conn.execute(
+                compose(load("reconcile/postgres/litellm_set_blocked.sql"), entity_kind(label)),
+                {"entity_id": entity, "blocked": blocked},
+            )
+
+    events: list[dict] = []
+    statuses: list[dict] = []
+    for row in result.entities.iter_rows(named=True):
+        label, entity, status = row["entity_type"], row["entity_id"], row["status"]
+        period = _period(row["window_start"])
+        base = {
+            "entity_type": label,
+            "entity_id": entity,
+            "name": row["name"],
+            "ledger_spend": number(row["ledger_spend"]),
+            "recorded_spend": number(row["recorded_spend"]),
+            "max_budget": number(row["max_budget"]),
+        }
+        old, ours, ours_period = previous.get((label, entity), (None, False, None))
+        if old != status:
+            events.append(
+                event(base, "status_changed", old, status, {"utilization": number(row["utilization"])})
+            )
+            report.status_changes += 1
+        blocked = bool(row["blocked"])
+        flagged = False
+        if label in BLOCKABLE:
+            decision = Decision(label, entity, status, period, blocked, ours, _period(ours_period), old, base)
+            flagged = decision.apply(lifted, now, set_blocked, events, report)
+        statuses.append(
+            {
+                **base,
+                "status": status,
+                "drift": number(row["drift"]),
+                "utilization": number(row["utilization"]),
+                "first_exceeded_at": row["first_exceeded_at"],
+                "budget_duration": row["budget_duration"],
+                "window_start": row["window_start"],
+                "top_models": Jsonb(row["top_models"] or []),
+                "flagged": flagged,
+            }
+        )
+    return events, statuses
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One key's or team's block, decided from its status and what llmusage recorded last time."""
+
+    label: str
+    entity: str
+    status: str
+    period: str  # the current budget period's start ('' for a lifetime budget)
+    blocked: bool  # LiteLLM's column now
+    ours: bool  # llmusage recorded a block of its own
+    ours_period: str  # the period llmusage's block was set in
+    old: str | None  # the previous status
+    base: dict  # the event's common fields
+
+    def apply(
+        self,
+        lifted: set[tuple[str, str, str]],
+        now: str,
+        set_blocked: Callable[[str, str, bool], None],
+        events: list[dict],
+        report: ApplyReport,
+    ) -> bool:
+        """Set, lift, record a person's lift, or leave; returns whether llmusage holds a block afterwards."""
+        key = (self.label, self.entity)
+        if self.ours and not self.blocked:  # llmusage's block is gone: a person lifted it
+            detail = {"by": "person", "period_start": self.ours_period}
+            events.append(event(self.base, "unflagged", self.old, self.status, detail))
+            lifted.add((*key, self.ours_period))
+        ours = self.ours and self.blocked
+        if self.status == "exceeded":
+            if self.blocked or (*key, self.period) in lifted:
+                return (
+                    ours  # refused already (by llmusage or a person), or a person let it through this period
+                )
+            set_blocked(self.label, self.entity, True)
+            marker = {"reason": "budget_exceeded", "ledger_spend": self.base["ledger_spend"],
+                      "max_budget": self.base["max_budget"], "period_start": self.period, "at": now}  # fmt: skip
+            events.append(event(self.base, "flagged", self.old, self.status, marker))
+            report.flagged.append(key)
+            return True
+        if ours:  # back under budget in the current period: lift llmusage's own block
+            set_blocked(self.label, self.entity, False)
+            detail = {"reason": "back_under_budget", "by": "llmusage"}
+            events.append(event(self.base, "unflagged", self.old, self.status, detail))
+            report.unflagged.append(key)
+        return False
