@@ -29,10 +29,10 @@ def reconcile(apply_: bool, repair_spend: bool, threshold: float, fmt: str, show
     from llmusage.pg.connect import resolve_url
     from llmusage.reconcile import ReconcileOptions, reconcile, write_back
     from llmusage.reconcile.apply import REPAIR_REFUSED
-    from llmusage.reconcile.litellm_api import CACHE_DELAY, LitellmApi
-    from llmusage.sources.detect import Flavour
     from llmusage.reconcile.compute import to_json_rows
+    from llmusage.reconcile.litellm_api import CACHE_DELAY, LitellmApi
     from llmusage.reconcile.store import save
+    from llmusage.sources.detect import Flavour
 
     if repair_spend and not apply_:
         raise LlmusageError("--repair-spend writes to PostgreSQL: give --apply with it")
