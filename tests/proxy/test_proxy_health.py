@@ -27,7 +27,7 @@ CAUSE = "UndefinedColumn: column u.user_metadata does not exist (SQLSTATE 42703)
 
 
 def _refusal(database_url: str, tmp_path: Path) -> str:
-    """Start `llmusage proxy` on `database_url`: it must exit non-zero, never listen, and say why in one line."""
+    """Start `llmusage proxy` on `database_url`: it must exit non-zero, unlistening, saying why in a line."""
     port = free_port()
     done = run_cli("proxy", "--port", str(port), env=proxy_env(database_url, tmp_path / "home"), timeout=60)
     assert done.returncode != 0

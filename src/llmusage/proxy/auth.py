@@ -35,7 +35,7 @@ Entity = tuple[Kind, str]
 
 
 class DatabaseUnavailable(Exception):
-    """The key is not cached and the database cannot be asked; `str()` is the cause (`dbhealth.describe`)."""
+    """The key is not cached and the database cannot be asked; `str()` is the cause (dbhealth.describe)."""
 
 
 def hash_key(raw: str) -> str:

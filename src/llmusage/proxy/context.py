@@ -1,14 +1,14 @@
 """What one proxy process shares between requests (`State`), what one admitted request carries (`Call`).
 
-`build_state` makes the State of a process from its options: the connection pool, the budget ledger, the
-key cache (reading the database through `auth.database_fetcher`, watched by `dbhealth.Lookups` for
-readiness), the failure log (`dbhealth.FailureLog`: each database failure's cause, rate-limited), the spool
-and the spend writer. It is stored in the app under `STATE`. The database's flavour and the proxy's own
-queries were checked before (`preflight`, once per `llmusage proxy`, before any worker listens). `startup` opens the spool and the pool, creates the upstream clients (they
-need the running loop), loads the model catalog (or keeps retrying it in the background, every cache TTL)
-and starts the writer; `cleanup` stops the writer (flushing what it can), then closes clients, pool and
-spool. The model catalog (`sql/proxy/models.sql`) is reloaded every `cache_ttl` seconds and at once after
-`POST /model/new`.
+`build_state` makes the State of a process from its options: the connection pool, the budget ledger, the key
+cache (reading the database through `auth.database_fetcher`, watched by `dbhealth.Lookups` for readiness), the
+failure log (`dbhealth.FailureLog`: each database failure's cause, rate-limited), the spool and the spend
+writer. It is stored in the app under `STATE`. The database's flavour and the proxy's own queries were checked
+before (`preflight`, once per `llmusage proxy`, before any worker listens). `startup` opens the spool and the
+pool, creates the upstream clients (they need the running loop), loads the model catalog (or keeps retrying it
+in the background, every cache TTL) and starts the writer; `cleanup` stops the writer (flushing what it can),
+then closes clients, pool and spool. The model catalog (`sql/proxy/models.sql`) is reloaded every `cache_ttl`
+seconds and at once after `POST /model/new`.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ T = TypeVar("T")
 
 
 def describe(exc: BaseException) -> str:
-    """One line naming a failure: exception type, PostgreSQL's primary message and SQLSTATE when it has them."""
+    """One line naming a failure: its type, and PostgreSQL's primary message and SQLSTATE when it has them."""
     name = type(exc).__name__
     if isinstance(exc, psycopg.Error) and exc.diag.message_primary:
         code = f" (SQLSTATE {exc.sqlstate})" if exc.sqlstate else ""

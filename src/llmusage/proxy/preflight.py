@@ -84,4 +84,4 @@ def _hint(conn: psycopg.Connection) -> str:
         return f"check `llmusage db status` ({exc})"
     if todo:
         return f"pending migrations ({', '.join(m.path.name for m in todo)}): run `llmusage db migrate`"
-    return "every migration is applied, so the schema was changed by hand: restore what `llmusage db migrate` made"
+    return "every migration is applied, so the schema was changed by hand: restore what `db migrate` made"
