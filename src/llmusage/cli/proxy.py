@@ -30,10 +30,14 @@ def proxy_command(
     store_payload: bool,
     payload_max_kb: int,
 ) -> None:
-    """Run the OpenAI-compatible ingest proxy (budgets, routing, one spend log per request)."""
+    """Run the OpenAI-compatible ingest proxy (budgets, routing, one spend log per request).
+
+    It serves llmusage databases only: on a LiteLLM or an empty database, or one its queries do not fit,
+    it refuses to start (one line saying why and what to run instead)."""
     from llmusage.config import Settings
     from llmusage.pg.connect import resolve_url
     from llmusage.proxy.options import ProxyOptions
+    from llmusage.proxy.preflight import check_database
     from llmusage.proxy.server import serve
 
     settings = Settings.from_env()
@@ -47,6 +51,7 @@ def proxy_command(
         store_payload=store_payload,
         payload_max_bytes=payload_max_kb * 1024,
     )
+    check_database(options.database_url)  # once, before any worker listens
     click.echo(
         f"llmusage proxy on http://{host}:{port} ({workers} worker{'s' if workers != 1 else ''})", err=True
     )

@@ -5,8 +5,9 @@ them whose budget applies to a window (`llmusage.budgets.window`), one more quer
 window (`sql/proxy/window_spend.sql` composed with the kind's log column from `llmusage.entities`, or
 `sql/proxy/window_spend_organization.sql`). An entry older than the TTL is fetched again (one fetch per key
 at a time), so a key that becomes blocked, expired or over budget is refused within the cache lifetime.
-Unknown keys are cached too (as None), so a flood of bad keys costs no queries. A fetch that cannot reach
-the database raises `DatabaseUnavailable` (the cache keeps serving a key it already knows).
+Unknown keys are cached too (as None), so a flood of bad keys costs no queries. A fetch that fails (the
+database unreachable, or a query it refuses) raises `DatabaseUnavailable` carrying the cause
+(`dbhealth.describe`: PostgreSQL's message and SQLSTATE); the cache keeps serving a key it already knows.
 """
 
 from __future__ import annotations
@@ -27,13 +28,14 @@ from llmusage import sqlfiles
 from llmusage.budgets.window import entity_window
 from llmusage.entities import BLOCK_MARKER, EntityKind, Kind, entity_kind
 from llmusage.errors import LlmusageError
+from llmusage.proxy.dbhealth import describe
 
 Entity = tuple[Kind, str]
 """(kind, id) of an entity spend counts against: the key, its user, team and organization."""
 
 
 class DatabaseUnavailable(Exception):
-    """The key is not cached and the database cannot be asked."""
+    """The key is not cached and the database cannot be asked; `str()` is the cause (dbhealth.describe)."""
 
 
 def hash_key(raw: str) -> str:
@@ -196,7 +198,7 @@ Fetcher = Callable[[str], Awaitable[Fetched | None]]
 
 
 def database_fetcher(pool: AsyncConnectionPool) -> Fetcher:
-    """The Fetcher over the operational database; any failure to ask it is DatabaseUnavailable."""
+    """The Fetcher over the operational database; any failure to ask it is DatabaseUnavailable(cause)."""
 
     async def fetch(token: str) -> Fetched | None:
         try:
@@ -213,7 +215,7 @@ def database_fetcher(pool: AsyncConnectionPool) -> Fetcher:
                     spends[(kind, entity)] = float(found[0]) if found else 0.0
                 return (row, spends)
         except Exception as exc:
-            raise DatabaseUnavailable(type(exc).__name__) from exc
+            raise DatabaseUnavailable(describe(exc)) from exc
 
     return fetch
 

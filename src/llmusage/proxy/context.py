@@ -1,12 +1,14 @@
 """What one proxy process shares between requests (`State`), what one admitted request carries (`Call`).
 
-`build_state` makes the State of a process from its options: the connection pool, the budget ledger, the
-key cache (reading the database through `auth.database_fetcher`), the spool and the spend writer. It is
-stored in the app under `STATE`. `startup` opens the spool and the pool, creates the upstream clients (they
-need the running loop), loads the model catalog (or keeps retrying it in the background, every cache TTL)
-and starts the writer; `cleanup` stops the writer (flushing what it can), then closes clients, pool and
-spool. The model catalog (`sql/proxy/models.sql`) is reloaded every `cache_ttl` seconds and at once after
-`POST /model/new`.
+`build_state` makes the State of a process from its options: the connection pool, the budget ledger, the key
+cache (reading the database through `auth.database_fetcher`, watched by `dbhealth.Lookups` for readiness), the
+failure log (`dbhealth.FailureLog`: each database failure's cause, rate-limited), the spool and the spend
+writer. It is stored in the app under `STATE`. The database's flavour and the proxy's own queries were checked
+before (`preflight`, once per `llmusage proxy`, before any worker listens). `startup` opens the spool and the
+pool, creates the upstream clients (they need the running loop), loads the model catalog (or keeps retrying it
+in the background, every cache TTL) and starts the writer; `cleanup` stops the writer (flushing what it can),
+then closes clients, pool and spool. The model catalog (`sql/proxy/models.sql`) is reloaded every `cache_ttl`
+seconds and at once after `POST /model/new`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from llmusage import sqlfiles
 from llmusage.proxy import upstream
-from llmusage.proxy.auth import Entity, KeyCache, Principal, database_fetcher
+from llmusage.proxy.auth import Entity, Fetched, KeyCache, Principal, database_fetcher
+from llmusage.proxy.dbhealth import FailureLog, Lookups, describe
 from llmusage.proxy.fastclient import FastClient
 from llmusage.proxy.httpserver import App
 from llmusage.proxy.options import ProxyOptions
@@ -46,6 +49,8 @@ class State:
     keys: KeyCache
     spool: Spool
     writer: SpendWriter
+    failures: FailureLog
+    lookups: Lookups[Fetched | None]
     session: aiohttp.ClientSession | None = None  # streams
     fast: FastClient | None = None  # non-streaming calls
     models: dict[str, ModelRoute] = field(default_factory=dict)
@@ -62,7 +67,9 @@ class State:
             try:
                 await self.load_models()
             except Exception as exc:
-                log.warning("model catalog refresh failed: %s", type(exc).__name__)
+                self.failures.report("model catalog refresh", describe(exc))
+            else:
+                self.failures.recovered("model catalog refresh")
             await asyncio.sleep(self.options.cache_ttl)
 
 
@@ -89,9 +96,20 @@ def build_state(options: ProxyOptions) -> State:
     )
     ledger = Ledger(options.cache_ttl)
     spool = Spool(options.spool_dir, options.segment_bytes, options.spool_max_bytes)
-    keys = KeyCache(database_fetcher(pool), options.cache_ttl, ledger.observe)
-    writer = SpendWriter(pool, spool, ledger, options.batch_max, options.batch_wait)
-    return State(options=options, pool=pool, ledger=ledger, keys=keys, spool=spool, writer=writer)
+    failures = FailureLog()
+    lookups: Lookups[Fetched | None] = Lookups(database_fetcher(pool), failures)
+    keys = KeyCache(lookups.fetch, options.cache_ttl, ledger.observe)
+    writer = SpendWriter(pool, spool, ledger, options.batch_max, options.batch_wait, failures)
+    return State(
+        options=options,
+        pool=pool,
+        ledger=ledger,
+        keys=keys,
+        spool=spool,
+        writer=writer,
+        failures=failures,
+        lookups=lookups,
+    )
 
 
 async def startup(app: App) -> None:
@@ -104,7 +122,7 @@ async def startup(app: App) -> None:
     try:
         await state.load_models()
     except Exception as exc:
-        log.warning("model catalog not loaded yet (%s); retrying in the background", type(exc).__name__)
+        log.warning("model catalog not loaded yet (%s); retrying in the background", describe(exc))
     state.tasks.append(asyncio.get_running_loop().create_task(state.refresh_models_forever()))
     state.writer.start()
 

@@ -26,6 +26,7 @@ from llmusage import sqlfiles
 from llmusage.proxy import errors
 from llmusage.proxy.auth import hash_key
 from llmusage.proxy.context import STATE, State
+from llmusage.proxy.dbhealth import describe
 from llmusage.proxy.errors import ProxyError
 from llmusage.proxy.httpserver import App, Handler, Request, Response, StreamResponse
 from llmusage.proxy.responses import JSON, error_response, headers, new_request_id
@@ -147,7 +148,8 @@ async def _run(request: Request, sql: str, params: dict[str, Any]) -> list[dict[
         raise errors.bad_request(f"already exists: {detail}") from None
     except psycopg.errors.CheckViolation:
         raise errors.bad_request("a value is out of range") from None
-    except psycopg.OperationalError:
+    except psycopg.OperationalError as exc:
+        state.failures.report("management query", describe(exc))
         raise ProxyError(
             503, "the database is unavailable", "service_unavailable", "db_unavailable"
         ) from None

@@ -1,4 +1,8 @@
-"""Running the proxy: one process (uvloop), or W worker processes sharing the port via SO_REUSEPORT."""
+"""Running the proxy: one process (uvloop), or W worker processes sharing the port via SO_REUSEPORT.
+
+The caller has checked the database first (`preflight.check_database`, as `llmusage proxy` does), once for
+all workers; each worker's startup then only opens its pool and loads the model catalog.
+"""
 
 from __future__ import annotations
 

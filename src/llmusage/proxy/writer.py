@@ -5,7 +5,8 @@ returns a future that resolves once it is fsynced; the request completes only af
 task takes up to `batch_max` rows at a time and runs `sql/proxy/write_logs.sql` in one transaction: insert
 ON CONFLICT (request_id) DO NOTHING, and add the spend of the rows actually inserted to their key, user,
 team and organization. On a database error the batch stays queued and is retried with backoff (the spool
-keeps it across a crash meanwhile).
+keeps it across a crash meanwhile); the cause (`dbhealth.describe`) is in `last_error` while the most recent
+write failed (`/health/ready` reports it) and in the log, once per cause per interval (`dbhealth.FailureLog`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from llmusage import sqlfiles
+from llmusage.proxy.dbhealth import FailureLog, describe
 from llmusage.proxy.policy import Entity, Ledger
 from llmusage.proxy.spool import Segment, Spool
 
@@ -40,14 +42,23 @@ class _Item:
 class SpendWriter:
     """Owns the spool and the queue of rows to write."""
 
+    WHAT = "spend write"
+
     def __init__(
-        self, pool: AsyncConnectionPool, spool: Spool, ledger: Ledger, batch_max: int, batch_wait: float
+        self,
+        pool: AsyncConnectionPool,
+        spool: Spool,
+        ledger: Ledger,
+        batch_max: int,
+        batch_wait: float,
+        failures: FailureLog | None = None,
     ) -> None:
         self.pool = pool
         self.spool = spool
         self.ledger = ledger
         self.batch_max = batch_max
         self.batch_wait = batch_wait
+        self.failures = failures or FailureLog()
         self._queue: deque[_Item] = deque()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -55,7 +66,7 @@ class SpendWriter:
         self.db_ok = True
         self.written = 0
         self.rejected = 0
-        self.last_error: str | None = None
+        self.last_error: str | None = None  # the cause while the most recent write failed
 
     def submit(self, line: bytes, spend: float, entities: list[Entity]) -> asyncio.Future[None]:
         """Spool `line` (one row's JSON and a newline) and queue it for the database; await the result for
@@ -126,15 +137,17 @@ class SpendWriter:
             except Exception as exc:
                 self._queue.extendleft(reversed(batch))
                 self.db_ok = False
-                self.last_error = type(exc).__name__
-                log.warning("spend write failed (%s); %d rows kept, retrying", type(exc).__name__, len(batch))
+                self.last_error = describe(exc)
+                self.failures.report(self.WHAT, self.last_error, f"; {len(self._queue)} rows kept, retrying")
                 if self._stopping:
                     return
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
             backoff = 0.2
-            self.db_ok = True
+            if not self.db_ok:
+                self.db_ok, self.last_error = True, None
+                self.failures.recovered(self.WHAT)
             self.written += len(batch)
             self._after_commit(batch)
 
@@ -155,8 +168,10 @@ class SpendWriter:
                 done.append(_Item(item.line, 0.0, item.segment, []))
                 self.rejected += 1
                 self._unsettle(item)
-            except Exception:
+            except Exception as exc:
                 self._queue.extendleft(reversed(batch[i:]))
+                self.db_ok, self.last_error = False, describe(exc)
+                self.failures.report(self.WHAT, self.last_error, f"; {len(self._queue)} rows kept, retrying")
                 break
             else:
                 done.append(item)
