@@ -45,7 +45,7 @@ def dimension_snapshots(postgres: PostgresResource, lake: LakeResource):
             QUALITY_CHECK,
             asset="spend_logs",
             blocking=True,
-            description="Great Expectations suite: ids, tokens, prices, known models and keys, created_at in range.",
+            description="Great Expectations suite: ids, tokens, prices, known models and keys, event_time in range.",
         )
     ],
 )
