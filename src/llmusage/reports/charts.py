@@ -71,6 +71,10 @@ def budgets_for(lake_dir: Path, by: str, labels: list[str], groups: pl.DataFrame
     if by not in _BUDGETS:
         return {}
     dims = pl.read_parquet(dim_path(lake_dir, _BUDGETS[by]))
+    if (
+        "max_budget" not in dims.columns
+    ):  # a snapshot without budgets (LiteLLM's organizations keep theirs apart)
+        return {}
     if by == "team":
         table = dims.select(pl.col("team_alias").fill_null(pl.col("team_id")).alias("label"), "max_budget")
     elif by == "org":
