@@ -33,7 +33,8 @@ def _token(secret: str) -> str:
 
 
 K1, K2, K3 = _token("sk-test-1"), _token("sk-test-2"), _token("sk-deleted-3")
-# (request_id, created_at, key, user, team, model, provider, prompt, completion, spend, tags)
+# (request_id, created_at (the event time on this flavour), key, user, team, model, provider, prompt,
+# completion, spend, tags)
 LOGS = [
     ("r1", datetime(2026, 3, 2, 10), K1, "u1", "team-x", "gpt-4o", "openai", 100, 50, 0.10, ["env:prod", "app:chat"]),
     ("r2", datetime(2026, 3, 2, 11), K1, "u1", "team-x", "claude-sonnet-4", "anthropic", 200, 100, 0.25,
@@ -94,7 +95,14 @@ def test_spend_by_team_org_key_and_model(lake: Path) -> None:
     assert set(keys) == {f"mobile-dev ({K2[:8]})", f"(deleted key) ({K3[:8]})", f"search-prod ({K1[:8]})"}
     assert not any(K1 in k or K2 in k or K3 in k for k in keys)  # never the whole hash
     report = spend_report(lake, "model,provider")
-    assert report.totals == {"requests": 7, "tokens": 6482, "spend": pytest.approx(ALL), "share": 1.0}
+    assert report.totals == {
+        "requests": 7,
+        "failed_requests": 0,
+        "cached_requests": 0,
+        "tokens": 6482,
+        "spend": pytest.approx(ALL),
+        "share": 1.0,
+    }
     model = {(r["model"], r["provider"]): r["spend"] for r in report.frame.iter_rows(named=True)}
     assert model[("gpt-4o", "openai")] == pytest.approx(0.10 + 0.015 + 2.0 + 1.000000001 + 0.333)
     assert report.frame["tokens"].sum() == 6482
@@ -124,6 +132,8 @@ def test_spend_by_time_and_tags(lake: Path) -> None:
         "team": "mobile",
         "model": "gpt-4o",
         "requests": 2,
+        "failed_requests": 0,
+        "cached_requests": 0,
         "tokens": 5020,
         "spend": pytest.approx(2.015),
         "share": pytest.approx(2.015 / ALL),
@@ -337,7 +347,9 @@ def test_warehouse_views(lake: Path, cli_env: dict[str, str]) -> None:
 def test_cli_spend_formats_and_empty_range(lake: Path, cli_env: dict[str, str], tmp_path: Path) -> None:
     csv = run_cli("report", "spend", "--by", "team,model", env=cli_env)  # piped: CSV by default
     assert csv.returncode == 0, csv.stderr
-    assert csv.stdout.splitlines()[0] == "team,model,requests,tokens,spend,share"
+    assert (
+        csv.stdout.splitlines()[0] == "team,model,requests,failed_requests,cached_requests,tokens,spend,share"
+    )
     md = run_cli("report", "spend", "--by", "org", "--format", "md", env=cli_env)
     assert "| Beta | 3 |" in md.stdout and "| **TOTAL** |" in md.stdout
     out = tmp_path / "spend.json"

@@ -13,7 +13,7 @@ import click
 
 from llmusage.config import Settings
 from llmusage.errors import LlmusageError
-from llmusage.reports.params import allowed_dimensions
+from llmusage.reports.params import TOP_DIMENSIONS, allowed_dimensions
 
 if TYPE_CHECKING:
     from llmusage.reports.chargeback import Statement
@@ -48,7 +48,13 @@ def report() -> None:
 
 
 @report.command("spend")
-@click.option("--by", "by", default="team", show_default=True, help=f"Comma list of: {allowed_dimensions()}.")
+@click.option(
+    "--by",
+    "by",
+    default="team",
+    show_default=True,
+    help=f"Comma list of: {allowed_dimensions()}. `model` is the deployment, `model_group` the public model.",
+)
 @_FROM
 @_TO
 @click.option("--where", "where", multiple=True, help="DIM=VALUE[,VALUE...] or DIM!=VALUE; repeatable.")
@@ -57,7 +63,10 @@ def report() -> None:
 def report_spend(
     by: str, first: str | None, last: str | None, where: tuple[str, ...], fmt: str | None, out: Path | None
 ) -> None:
-    """Requests, tokens and spend per group, largest first, with a totals row."""
+    """Requests, tokens and spend per group, largest first, with a totals row.
+
+    `requests` counts the calls that neither failed nor were cache hits; `failed_requests` and
+    `cached_requests` count those apart. Spend and tokens are over all of them."""
     from llmusage.reports.params import parse_range
     from llmusage.reports.spend import spend_report
 
@@ -66,7 +75,7 @@ def report_spend(
 
 
 @report.command("top")
-@click.option("--by", type=click.Choice(["key", "user", "team"]), default="key", show_default=True)
+@click.option("--by", type=click.Choice(list(TOP_DIMENSIONS)), default="key", show_default=True)
 @click.option("--n", "n", type=int, default=10, show_default=True)
 @_FROM
 @_TO
@@ -75,7 +84,7 @@ def report_spend(
 def report_top(
     by: str, n: int, first: str | None, last: str | None, fmt: str | None, out: Path | None
 ) -> None:
-    """The N keys, users or teams that spent most."""
+    """The N keys, users, teams or end users that spent most."""
     from llmusage.reports.params import parse_range
     from llmusage.reports.spend import top
 
@@ -199,9 +208,12 @@ def _print_statement(statement: Statement) -> None:
         state = statement.status + (" (frozen)" if statement.status == "closed" else ", rebuilt on every run")
     else:
         state = f"closed, frozen since {statement.manifest.get('produced_at')}: left unchanged (--restate rebuilds)"
+    others = ""
+    if statement.failed_requests or statement.cached_requests:
+        others = f" (besides {statement.failed_requests:,} failed, {statement.cached_requests:,} cached)"
     click.echo(
         f"chargeback {statement.month} by {statement.by}: {statement.lines:,} lines, "
-        f"{statement.requests:,} requests, ${statement.total.quantize(CENT):,} USD; {state}"
+        f"{statement.requests:,} requests{others}, ${statement.total.quantize(CENT):,} USD; {state}"
     )
     click.echo(f"  {statement.directory}/{{chargeback.csv,chargeback.parquet,summary.md,manifest.json}}")
     if statement.lines == 0:

@@ -3,7 +3,9 @@
 Lines. One line per UTC day x sub-account (team, or organization with `by="org"`) x model x provider x
 user x key x set of request tags (`sql/reports/chargeback_lines.sql`): fine enough that finance can
 re-slice any way it likes, and every spend log falls in exactly one line. Logs without a team (or
-organization) go to SubAccountId `(none)`.
+organization, as the log carries it) go to SubAccountId `(none)`. `x_Requests` counts the line's logs
+that neither failed nor were cache hits, `x_FailedRequests` and `x_CachedRequests` the others; the cost
+is over all of them (a failure or a cache hit usually costs 0, and whatever it cost is charged).
 
 Money. BilledCost and EffectiveCost are the exact sum of the lines' spend logs as DECIMAL(38,12): each
 log's float spend is taken to 12 decimal places (a picodollar) and summed exactly, so nothing is rounded
@@ -50,6 +52,7 @@ FOCUS_COLUMNS = [
     "BillingPeriodStart", "BillingPeriodEnd", "ChargePeriodStart", "ChargePeriodEnd", "ChargeCategory",
     "ChargeDescription", "BilledCost", "EffectiveCost", "BillingCurrency", "ConsumedQuantity",
     "ConsumedUnit", "ServiceName", "ProviderName", "SubAccountId", "SubAccountName", "Tags", "x_Requests",
+    "x_FailedRequests", "x_CachedRequests",
 ]  # fmt: skip
 
 
@@ -61,9 +64,11 @@ class Statement:
     status: str  # closed | provisional
     written: bool  # False: a frozen statement was found and left as it was
     lines: int
-    requests: int
+    requests: int  # neither failed nor cache hits
     total: Decimal  # exact
     manifest: dict
+    failed_requests: int = 0
+    cached_requests: int = 0
 
 
 def _tags(user: str, key_alias: str, api_key: str | None, tags: list[str] | None) -> str:
@@ -94,9 +99,19 @@ def chargeback_lines(lake_dir: Path, month: str, by: str = "team") -> pl.DataFra
     period_start = datetime(start.year, start.month, start.day, tzinfo=UTC)
     period_end = datetime(end.year, end.month, end.day, tzinfo=UTC)
     tags = [_tags(*row) for row in raw.select("user", "key_alias", "api_key", "tags").iter_rows()]
+
+    def besides(column: str, word: str) -> pl.Expr:
+        count = pl.col(column)
+        return (
+            pl.when(count > 0).then(pl.lit(", ") + count.cast(pl.String) + pl.lit(word)).otherwise(pl.lit(""))
+        )
+
     description = (
         pl.col("requests").cast(pl.String)
-        + pl.lit(" requests to ")
+        + pl.lit(" requests")
+        + besides("failed_requests", " failed")
+        + besides("cached_requests", " cached")
+        + pl.lit(" to ")
         + pl.col("model")
         + pl.lit(" by ")
         + pl.col("user")
@@ -121,6 +136,8 @@ def chargeback_lines(lake_dir: Path, month: str, by: str = "team") -> pl.DataFra
         pl.col("sub_account_name").alias("SubAccountName"),
         pl.Series("Tags", tags, pl.String),
         pl.col("requests").cast(pl.Int64).alias("x_Requests"),
+        pl.col("failed_requests").cast(pl.Int64).alias("x_FailedRequests"),
+        pl.col("cached_requests").cast(pl.Int64).alias("x_CachedRequests"),
     )
 
 
@@ -138,12 +155,20 @@ def _money(value: Decimal) -> str:
     return f"${value:,.2f}"
 
 
+def _count(lines: pl.DataFrame, column: str) -> str:
+    return f"{int(lines[column].sum() or 0):,}"
+
+
 def summary_markdown(lines: pl.DataFrame, month: str, by: str, status: str, fresh: Freshness) -> str:
     exact = sum(lines["BilledCost"].to_list(), Decimal(0))
     total = exact.quantize(CENT, rounding=ROUND_HALF_EVEN)
     accounts = (
         lines.group_by("SubAccountId", "SubAccountName")
-        .agg(pl.col("BilledCost").sum(), pl.col("x_Requests").sum(), pl.col("ConsumedQuantity").sum())
+        .agg(
+            pl.col(
+                "BilledCost", "x_Requests", "x_FailedRequests", "x_CachedRequests", "ConsumedQuantity"
+            ).sum()
+        )
         .sort(["BilledCost", "SubAccountName"], descending=[True, False])
     )
     cents = allocate_cents(accounts["BilledCost"].to_list(), total)
@@ -161,18 +186,21 @@ def summary_markdown(lines: pl.DataFrame, month: str, by: str, status: str, fres
         f"- Billing period: {month}-01 00:00 UTC to the first of the next month (exclusive)",
         f"- Lake data through: {through}",
         f"- Lines: {lines.height:,} (UTC day x {label} x model x provider x user x key x request tags)",
-        f"- Requests: {int(lines['x_Requests'].sum() or 0):,}; tokens: {int(lines['ConsumedQuantity'].sum() or 0):,}",
+        f"- Requests: {_count(lines, 'x_Requests')}, besides {_count(lines, 'x_FailedRequests')} failed and "
+        f"{_count(lines, 'x_CachedRequests')} served from a cache (their cost, usually 0, is included); "
+        f"tokens: {_count(lines, 'ConsumedQuantity')}",
         f"- Total BilledCost: **{_money(total)} {CURRENCY}** (exact: {exact:.12f})",
         "",
-        f"| {label} | id | requests | tokens | billed |",
-        "| --- | --- | ---: | ---: | ---: |",
+        f"| {label} | id | requests | failed | cached | tokens | billed |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row, amount in zip(accounts.iter_rows(named=True), cents, strict=True):
         out.append(
             f"| {row['SubAccountName']} | {row['SubAccountId']} | {row['x_Requests']:,} | "
-            f"{row['ConsumedQuantity']:,} | {_money(amount)} |"
+            f"{row['x_FailedRequests']:,} | {row['x_CachedRequests']:,} | {row['ConsumedQuantity']:,} | "
+            f"{_money(amount)} |"
         )
-    out.append(f"| **total** | | | | **{_money(total)}** |")
+    out.append(f"| **total** | | | | | | **{_money(total)}** |")
     out += [
         "",
         "BilledCost in chargeback.csv / .parquet keeps 12 decimal places (exact sums of the spend logs).",
@@ -249,6 +277,8 @@ def chargeback(
                 requests=manifest["requests"],
                 total=Decimal(manifest["total_exact"]),
                 manifest=manifest,
+                failed_requests=manifest.get("failed_requests", 0),
+                cached_requests=manifest.get("cached_requests", 0),
             )
     fresh = freshness(lake_dir)
     status = "closed" if _is_closed(fresh, end) else "provisional"
@@ -260,12 +290,16 @@ def chargeback(
     }
     total = sum(lines["BilledCost"].to_list(), Decimal(0))
     requests = int(lines["x_Requests"].sum() or 0)
+    failed = int(lines["x_FailedRequests"].sum() or 0)
+    cached = int(lines["x_CachedRequests"].sum() or 0)
     manifest = {
         "month": month,
         "by": by,
         "status": status,
         "lines": lines.height,
         "requests": requests,
+        "failed_requests": failed,
+        "cached_requests": cached,
         "total_exact": f"{total:.12f}",
         "total": f"{total.quantize(CENT, rounding=ROUND_HALF_EVEN)}",
         "currency": CURRENCY,
@@ -288,4 +322,4 @@ def chargeback(
     finally:
         shutil.rmtree(aside, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)
-    return Statement(month, by, target, status, True, lines.height, requests, total, manifest)
+    return Statement(month, by, target, status, True, lines.height, requests, total, manifest, failed, cached)

@@ -50,7 +50,7 @@ def daily_spend(lake_dir: Path, by: str, start: date | None = None, end: date | 
     dim = parse_dimension(by)
     if dim.name in TIME_DIMENSIONS:
         raise LlmusageError("report chart: --by must not be a time dimension (the x axis is the day)")
-    groups = spend_groups(lake_dir, start, end)
+    groups = spend_groups(lake_dir, start, end, by_end_user=dim.name == "end_user")
     if groups.height == 0:
         return pl.DataFrame(schema={"day": pl.Date, dim.column: pl.String, "spend": pl.Float64})
     ranked = group_spend(groups, [dim])
@@ -71,6 +71,10 @@ def budgets_for(lake_dir: Path, by: str, labels: list[str], groups: pl.DataFrame
     if by not in _BUDGETS:
         return {}
     dims = pl.read_parquet(dim_path(lake_dir, _BUDGETS[by]))
+    if (
+        "max_budget" not in dims.columns
+    ):  # a snapshot without budgets (LiteLLM's organizations keep theirs apart)
+        return {}
     if by == "team":
         table = dims.select(pl.col("team_alias").fill_null(pl.col("team_id")).alias("label"), "max_budget")
     elif by == "org":
@@ -91,7 +95,8 @@ def budgets_for(lake_dir: Path, by: str, labels: list[str], groups: pl.DataFrame
 def spend_before(lake_dir: Path, by: str, start: date) -> dict[str, float]:
     """Each group's lake spend before `start` (where its cumulative line starts)."""
     dim = parse_dimension(by)
-    earlier = group_spend(spend_groups(lake_dir, None, start - timedelta(days=1)), [dim])
+    earlier = spend_groups(lake_dir, None, start - timedelta(days=1), by_end_user=dim.name == "end_user")
+    earlier = group_spend(earlier, [dim])
     return {label: spent for label, spent in earlier.select(dim.column, "spend").iter_rows()}
 
 

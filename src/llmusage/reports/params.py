@@ -14,7 +14,9 @@ from datetime import date, timedelta
 from llmusage.errors import LlmusageError
 
 # what --by groups by and --where filters on: dimension -> its column of the enriched spend lines
-# (sql/reports/spend_lines.sql)
+# (sql/warehouse/60_spend_lines.sql). `model` is the deployment the log names, `model_group` the public
+# model name clients ask for (the same on the llmusage flavour); `end_user` the caller's own user (the
+# OpenAI `user` field); `status` the outcome (success, failure, ...); `call_type` the route.
 REPORT_DIMENSIONS: dict[str, str] = {
     "day": "day",
     "week": "week",
@@ -23,11 +25,16 @@ REPORT_DIMENSIONS: dict[str, str] = {
     "team": "team",
     "user": "user",
     "key": "key",
+    "end_user": "end_user",
     "model": "model",
+    "model_group": "model_group",
     "provider": "provider",
+    "call_type": "call_type",
+    "status": "status",
     "tag": "tag",
 }
 TIME_DIMENSIONS = ("day", "week", "month")
+TOP_DIMENSIONS = ("key", "user", "team", "end_user")  # what `report top --by` ranks
 # `tag:NAME` groups by the value of the request's `NAME:value` tag (one per request, no overlap)
 _TAG_KEY = re.compile(r"^tag:([a-z][a-z0-9_-]{0,39})$")
 _FILTER = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_:-]*)\s*(!=|=)\s*(.*?)\s*$", re.DOTALL)

@@ -3,8 +3,8 @@
 Freshness: every report is "as of the last extract". Spend logs written to PostgreSQL after it are not
 in the lake and not in any report until `llmusage extract` runs again (the demo and the schedule do);
 reports never mix the lake with PostgreSQL, so two reports of the same extract always agree. Each report
-says how far its data goes: `Freshness.data_through` is the latest `created_at` in the lake and
-`extracted_at` when that partition was written (both from `lake/_state/spend_logs.json`).
+says how far its data goes: `Freshness.data_through` is the latest event time (the request's time) in the
+lake and `extracted_at` when that partition was written (both from `lake/_state/spend_logs.json`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from llmusage.lake.warehouse import definitions, quote_literal
 class Freshness:
     first_day: date
     last_day: date
-    data_through: datetime | None  # latest created_at in the lake (naive UTC)
+    data_through: datetime | None  # latest event time in the lake (naive UTC)
     extracted_at: datetime | None  # when the newest partition was written (naive UTC)
 
     def note(self) -> str:

@@ -1,11 +1,16 @@
 """`llmusage report spend`: requests, tokens and spend grouped by any of the report dimensions.
 
 The lake's logs of the range are summed once by every dimension at day grain (`sql/reports/
-spend_groups.sql`); filters and the grouping asked for run in polars over that small table, so no
-user text is ever part of a query. `tag` groups by each request tag: a request with several tags counts
-under each of them, so those rows overlap, and the totals row (computed before the tags are split)
-counts every request once. `tag:NAME` groups by the value of the request's `NAME:...` tag instead
-(`(none)` without one), which never overlaps.
+spend_groups.sql`; end users only when asked for, as they can be many); filters and the grouping asked
+for run in polars over that small table, so no user text is ever part of a query. `tag` groups by each
+request tag: a request with several tags counts under each of them, so those rows overlap, and the
+totals row (computed before the tags are split) counts every request once. `tag:NAME` groups by the
+value of the request's `NAME:...` tag instead (`(none)` without one), which never overlaps.
+
+Requests are counted three ways (`REQUEST_COUNTS`): `requests`, the logs that neither failed nor were
+served from a cache; `failed_requests` (status `failure`); `cached_requests` (cache hits). Tokens and
+spend are summed over all of them: a failure or a cache hit usually costs nothing, but whatever it cost
+is never dropped.
 """
 
 from __future__ import annotations
@@ -16,28 +21,36 @@ from pathlib import Path
 
 import polars as pl
 
-from llmusage.reports.params import Dimension, Filter, parse_dimensions, parse_filter
+from llmusage.reports.params import TOP_DIMENSIONS, Dimension, Filter, parse_dimensions, parse_filter
 from llmusage.reports.report import Report
 from llmusage.reports.source import freshness, lake_connection
 from llmusage.sqlfiles import load
 
-MEASURES = ["requests", "tokens", "spend"]
+REQUEST_COUNTS = ["requests", "failed_requests", "cached_requests"]
+MEASURES = [*REQUEST_COUNTS, "tokens", "spend"]
 _FILTER_COLUMNS = {  # dimension -> (display column, id column or None)
     "org": ("org", "org_id"),
     "team": ("team", "team_id"),
     "user": ("user", None),
     "key": ("key", "api_key"),
+    "end_user": ("end_user", None),
     "model": ("model", None),
+    "model_group": ("model_group", None),
     "provider": ("provider", None),
+    "call_type": ("call_type", None),
+    "status": ("status", None),
 }
 FIRST = date(1970, 1, 1)
 LAST = date(9999, 12, 31)
 
 
-def spend_groups(lake_dir: Path, start: date | None = None, end: date | None = None) -> pl.DataFrame:
-    """The lake's spend for the inclusive UTC day range, summed by every dimension at day grain."""
+def spend_groups(
+    lake_dir: Path, start: date | None = None, end: date | None = None, by_end_user: bool = False
+) -> pl.DataFrame:
+    """The lake's spend for the inclusive UTC day range, summed by every dimension at day grain
+    (`end_user` is NULL throughout unless `by_end_user`)."""
     with lake_connection(lake_dir) as duck:
-        params = {"start": start or FIRST, "end": end or LAST}
+        params = {"start": start or FIRST, "end": end or LAST, "by_end_user": by_end_user}
         return duck.sql(load("reports/spend_groups.sql"), params=params).pl()
 
 
@@ -89,12 +102,8 @@ def group_spend(groups: pl.DataFrame, dims: Sequence[Dimension]) -> pl.DataFrame
                 .alias(d.column)
             )
     columns = [d.column for d in dims]
-    out = frame.group_by(columns).agg(
-        pl.len().alias("_lines"), pl.col("requests").sum(), pl.col("tokens").sum(), pl.col("spend").sum()
-    )
-    out = out.drop("_lines").with_columns(
-        share=pl.col("spend") / total if total else pl.lit(None, pl.Float64)
-    )
+    out = frame.group_by(columns).agg(pl.col(MEASURES).sum())
+    out = out.with_columns(share=pl.col("spend") / total if total else pl.lit(None, pl.Float64))
     return out.sort(["spend", *columns], descending=[True] + [False] * len(columns), nulls_last=True)
 
 
@@ -109,10 +118,11 @@ def spend_report(
     dims = parse_dimensions(by if isinstance(by, str) else ",".join(by))
     filters = [w if isinstance(w, Filter) else parse_filter(w) for w in where]
     fresh = freshness(lake_dir)
-    groups = apply_filters(spend_groups(lake_dir, start, end), filters)
+    by_end_user = any(d.name == "end_user" for d in dims) or any(f.dimension == "end_user" for f in filters)
+    groups = apply_filters(spend_groups(lake_dir, start, end, by_end_user), filters)
     frame = group_spend(groups, dims)
     totals = {
-        "requests": int(groups["requests"].sum() or 0),
+        **{c: int(groups[c].sum() or 0) for c in REQUEST_COUNTS},
         "tokens": int(groups["tokens"].sum() or 0),
         "spend": float(groups["spend"].sum() or 0.0),
         "share": 1.0 if groups.height else None,
@@ -141,18 +151,19 @@ def spend(
     end: date | None = None,
     where: Sequence[str | Filter] = (),
 ) -> pl.DataFrame:
-    """Spend grouped by `by` as a DataFrame: the dimensions, requests, tokens, spend, share."""
+    """Spend grouped by `by` as a DataFrame: the dimensions, requests, failed_requests, cached_requests,
+    tokens, spend, share."""
     return spend_report(lake_dir, by, start, end, where).frame
 
 
 def top(
     lake_dir: Path, by: str = "key", n: int = 10, start: date | None = None, end: date | None = None
 ) -> Report:
-    """The `n` keys, users or teams that spent most in the range."""
+    """The `n` keys, users, teams or end users that spent most in the range."""
     from llmusage.errors import LlmusageError
 
-    if by not in ("key", "user", "team"):
-        raise LlmusageError(f"--by must be key, user or team, got {by!r}")
+    if by not in TOP_DIMENSIONS:
+        raise LlmusageError(f"--by must be one of {', '.join(TOP_DIMENSIONS)}, got {by!r}")
     if n < 1:
         raise LlmusageError(f"--n must be at least 1, got {n}")
     report = spend_report(lake_dir, by, start, end)
