@@ -125,8 +125,9 @@ def test_statuses_are_what_litellm_decides(litellm_db: str, tmp_path: Path) -> N
     assert status[("team", "t-soft")] == "warning"  # 30: over its soft budget 20, under 80% of 100
     assert status[("key", _token("k-row"))] == "exceeded"  # its budget row's 5
     assert status[("user", "u-personal")] == "exceeded"  # 12 on personal keys (k-old's period is lifetime)
-    assert status[("user", "u-team")] == "ok"  # 1 on its personal key; its team keys' 321 do not count
-    assert rows[("user", "u-team")]["ledger_spend"] == pytest.approx(1.0)
+    # LiteLLM refuses u-team's personal key: its budget is checked against all its spend (team keys too)
+    assert status[("user", "u-team")] == "exceeded"
+    assert rows[("user", "u-team")]["ledger_spend"] == pytest.approx(352.0)
     assert status[("key", _token("k-person"))] == "exceeded"
     assert status[("key", _token("k-free"))] == "ok"
     old = rows[("key", _token("k-old"))]

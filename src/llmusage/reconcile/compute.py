@@ -242,9 +242,9 @@ def _windows(snapshot: Snapshot, as_of: datetime) -> Windows:
 
 
 def _register(duck: duckdb.DuckDBPyConnection, snapshot: Snapshot, windows: Windows) -> None:
-    """Register the tail's grain, the flavour's attribution rules and the budget windows."""
+    """Register the tail's grain and the budget windows."""
     duck.register("tail_grain", snapshot.tail_grain)
-    duck.register("rules", pa.table({"personal_keys_only": [snapshot.flavour is Flavour.LITELLM]}))
+
     duck.register(
         "windows",
         pa.table(
@@ -320,6 +320,9 @@ def _combine(
                 }
             )
     recorded = pl.DataFrame(records, schema=_RECORDED)
+    # LiteLLM refuses a team only once its spend is over the budget (`>`), a key, user or organization once
+    # it reaches it (`>=`): auth_checks.common_checks. The llmusage proxy refuses all at `>=`.
+    strict = [Kind.TEAM.value] if snapshot.flavour is Flavour.LITELLM else []
     joined = recorded.join(ledger, on=["entity_type", "entity_id"], how="full", coalesce=True)
     ledger_spend = pl.col("ledger_spend").fill_null(0.0)
     budget = pl.col("max_budget")
@@ -342,7 +345,11 @@ def _combine(
             .then(pl.lit("orphaned"))
             .when(budget.is_null())
             .then(pl.lit("ok"))
-            .when(pl.col("ledger_spend") >= budget - slack)
+            .when(
+                pl.when(pl.col("entity_type").is_in(strict))
+                .then(pl.col("ledger_spend") > budget + slack)
+                .otherwise(pl.col("ledger_spend") >= budget - slack)
+            )
             .then(pl.lit("exceeded"))
             .when(pl.col("ledger_spend") >= budget * threshold - slack)
             .then(pl.lit("warning"))

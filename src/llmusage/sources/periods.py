@@ -6,7 +6,9 @@
   `spend` when `budget_reset_at` has passed and moves `budget_reset_at` one duration forward, so the period
   LiteLLM's counter covers is the one ending at `budget_reset_at`: it started one duration before it. Until
   the job runs, a passed `budget_reset_at` still closes the same period (LiteLLM still refuses on the old
-  counter), so the start does not depend on the clock. An entity with a duration but no `budget_reset_at`
+  counter), so the start does not depend on the clock. As LiteLLM's own `get_budget_window_start`
+(`litellm/litellm_core_utils/duration_parser.py`) computes it, `30d` and `Nmo` periods are calendar months
+(LiteLLM resets them on the 1st), other durations are their length. An entity with a duration but no `budget_reset_at`
   yet (never reset) counts from its creation, hour-anchored like the llmusage flavour.
 """
 
@@ -42,6 +44,8 @@ def litellm_period_start(
         )
     if unit == "mo":
         return months_before(reset_at, count)
+    if (count, unit) == (30, "d"):  # LiteLLM resets a 30d budget on the 1st: one calendar month
+        return months_before(reset_at, 1)
     return reset_at - timedelta(seconds=count * _SECONDS[unit])
 
 
