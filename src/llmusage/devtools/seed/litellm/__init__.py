@@ -10,3 +10,8 @@ Modules: `periods` (how LiteLLM anchors and resets budget periods), `cast`/`rost
 log rows as `get_logging_payload` writes them), `accounting` (counters, daily tables, retention),
 `verdicts`, `load` (the SQL).
 """
+
+from llmusage.devtools.seed.litellm.scenario import DEFAULT_LOGS, LitellmScenario, seed_litellm
+from llmusage.devtools.seed.litellm.verdicts import Verdict
+
+__all__ = ["DEFAULT_LOGS", "LitellmScenario", "Verdict", "seed_litellm"]
