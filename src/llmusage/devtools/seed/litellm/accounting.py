@@ -50,7 +50,9 @@ def attributed(logs: pl.DataFrame) -> pl.DataFrame:
         logs.select(pl.lit("end_user").alias("kind"), pl.col("end_user").alias("id"), *cols),
         logs.select(pl.lit("tag").alias("kind"), pl.col("_tags").alias("id"), *cols).explode("id"),
         logs.select(
-            pl.lit("team_member").alias("kind"), pl.concat_str("user", pl.lit(":"), "team_id").alias("id"), *cols
+            pl.lit("team_member").alias("kind"),
+            pl.concat_str("user", pl.lit(":"), "team_id").alias("id"),
+            *cols,
         ),
     ]
     return pl.concat(parts).filter(pl.col("id").is_not_null() & (pl.col("id") != "") & (pl.col("id") != ":"))
@@ -120,7 +122,11 @@ def daily_tables(logs: pl.DataFrame, rng: np.random.Generator) -> dict[str, pl.D
             "successful_requests", "failed_requests", "total_response_time_ms", "timed_requests"]  # fmt: skip
     out: dict[str, pl.DataFrame] = {}
     for table, (column, source) in DAILY_TABLES.items():
-        frame = base.rename({source: column}) if source != "_tags" else base.explode("_tags").rename({"_tags": column})
+        frame = (
+            base.rename({source: column})
+            if source != "_tags"
+            else base.explode("_tags").rename({"_tags": column})
+        )
         if table in ("LiteLLM_DailyOrganizationSpend", "LiteLLM_DailyEndUserSpend", "LiteLLM_DailyTagSpend"):
             frame = frame.filter(pl.col(column).is_not_null() & (pl.col(column) != ""))
         extra = [pl.col("request_id").last()] if table == "LiteLLM_DailyTagSpend" else []
@@ -162,7 +168,7 @@ def daily_gaps(logs: pl.DataFrame, daily: dict[str, pl.DataFrame]) -> list[Daily
       no spend log (`update_database` `keep_spend_logs`).
     """
     gaps = []
-    for table, (column, source) in DAILY_TABLES.items():
+    for table, (_, source) in DAILY_TABLES.items():
         rows = logs if source != "_tags" else logs.with_columns(n_tags=pl.col("_tags").list.len())
         if source == "_tags":
             rows = rows.filter(pl.col("n_tags") > 0)

@@ -51,8 +51,12 @@ def generate(cast: Cast, n: int, rng: np.random.Generator) -> pl.DataFrame:
     out_cost = np.array([d.output_cost for d in DEPLOYMENTS])[dep_ix]
 
     prompt = np.clip(rng.lognormal(np.log(2500), 0.9, n), 5, 150_000).astype(np.int64)
-    completion = np.where(embedding, 0, np.clip(rng.lognormal(np.log(350), 0.8, n), 1, 16_000)).astype(np.int64)
-    cached = np.where((rng.random(n) < 0.2) & ~embedding, (prompt * rng.uniform(0.1, 0.8, n)).astype(np.int64), 0)
+    completion = np.where(embedding, 0, np.clip(rng.lognormal(np.log(350), 0.8, n), 1, 16_000)).astype(
+        np.int64
+    )
+    cached = np.where(
+        (rng.random(n) < 0.2) & ~embedding, (prompt * rng.uniform(0.1, 0.8, n)).astype(np.int64), 0
+    )
     roll = rng.random(n)
     failure = roll < 0.025
     cache_hit = (roll > 0.97) & ~embedding

@@ -120,7 +120,11 @@ class Key:
     @property
     def limit(self) -> float | None:
         """The key's max_budget as LiteLLM reads it: its column, else its budget row's."""
-        return self.max_budget if self.max_budget is not None else (self.budget.max_budget if self.budget else None)
+        return (
+            self.max_budget
+            if self.max_budget is not None
+            else (self.budget.max_budget if self.budget else None)
+        )
 
     @property
     def own_schedule(self) -> Schedule | None:
@@ -171,7 +175,12 @@ DEPLOYMENTS: tuple[Deployment, ...] = (
     Deployment("gpt-4o", "openai/gpt-4o", "openai", "https://api.openai.com/v1", 2.5e-6, 10e-6),
     Deployment("gpt-4o-mini", "openai/gpt-4o-mini", "openai", "https://api.openai.com/v1", 0.15e-6, 0.6e-6),
     Deployment(
-        "claude-sonnet-4", "anthropic/claude-sonnet-4-20250514", "anthropic", "https://api.anthropic.com", 3e-6, 15e-6
+        "claude-sonnet-4",
+        "anthropic/claude-sonnet-4-20250514",
+        "anthropic",
+        "https://api.anthropic.com",
+        3e-6,
+        15e-6,
     ),
     Deployment(
         "claude-sonnet-4",

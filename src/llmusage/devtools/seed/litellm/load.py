@@ -66,7 +66,10 @@ def _copy(conn: psycopg.Connection, table: str, frame: pl.DataFrame) -> None:
     buf = io.BytesIO()
     frame.write_csv(buf, include_header=False, null_value="\\N", datetime_format="%Y-%m-%d %H:%M:%S%.3f")
     columns = ", ".join(f'"{c}"' for c in frame.columns)
-    with conn.cursor() as cur, cur.copy(f'COPY "{table}" ({columns}) FROM STDIN (FORMAT csv, NULL \'\\N\')') as copy:  # type: ignore[arg-type]
+    with (
+        conn.cursor() as cur,
+        cur.copy(f"COPY \"{table}\" ({columns}) FROM STDIN (FORMAT csv, NULL '\\N')") as copy,
+    ):  # type: ignore[arg-type]
         copy.write(buf.getvalue())
 
 

@@ -27,7 +27,12 @@ from llmusage.devtools.seed.litellm.cast import (
 )
 from llmusage.devtools.seed.litellm.periods import reset_job_ticks, schedule
 
-BACKGROUND_TEAMS = (("initech-data", "30d"), ("initech-web", "7d"), ("initech-ml", "24h"), ("initech-ops", None))
+BACKGROUND_TEAMS = (
+    ("initech-data", "30d"),
+    ("initech-web", "7d"),
+    ("initech-ml", "24h"),
+    ("initech-ops", None),
+)
 BACKGROUND_USERS = 10
 BACKGROUND_END_USERS = 40
 
@@ -48,8 +53,12 @@ def build_cast(now: datetime, rng: np.random.Generator) -> Cast:
     initech = Org(ids.uuid(), "initech", budget(None, monthly), day0)
     cast.orgs = [acme, globex, initech]
 
-    def team(alias: str, org: Org, max_b: float | None = None, soft: float | None = None, case: str | None = None):
-        t = Team(ids.uuid(), alias, org.organization_id, max_b, soft, monthly if max_b else None, day0, case=case)
+    def team(
+        alias: str, org: Org, max_b: float | None = None, soft: float | None = None, case: str | None = None
+    ):
+        t = Team(
+            ids.uuid(), alias, org.organization_id, max_b, soft, monthly if max_b else None, day0, case=case
+        )
         cast.teams.append(t)
         return t
 
@@ -67,7 +76,9 @@ def build_cast(now: datetime, rng: np.random.Generator) -> Cast:
         cast.users.append(u)
         return u
 
-    alex, kim, noor, omar, priya = (user(n, globex if n != "alex" else acme) for n in ("alex", "kim", "noor", "omar", "priya"))
+    alex, kim, noor, omar, priya = (
+        user(n, globex if n != "alex" else acme) for n in ("alex", "kim", "noor", "omar", "priya")
+    )
     sam, lee = user("sam", globex), user("lee", globex)
     dana = user("dana", None, 5.0, "user_personal_over")
     ravi = user("ravi", globex, 5.0, "user_team_keys_over")
@@ -149,7 +160,9 @@ def _background(cast: Cast, org: Org, ids: Ids, rng: np.random.Generator, day0: 
     for i in range(4):
         owner = users[i * 2]
         owner.duration = "30d" if i % 2 == 0 else None
-        cast.keys.append(Key(token_of(raw := ids.sk()), raw, f"personal-{i}", owner.user_id, None, None, day0))
+        cast.keys.append(
+            Key(token_of(raw := ids.sk()), raw, f"personal-{i}", owner.user_id, None, None, day0)
+        )
     for t in cast.teams[-len(BACKGROUND_TEAMS) :]:
         cast.memberships.extend(Membership(member, t.team_id) for member in t.members)
     cast.end_users.extend(EndUser(f"cus_{rng.integers(10**9, 10**10)}") for _ in range(BACKGROUND_END_USERS))
@@ -171,4 +184,8 @@ def background_keys(cast: Cast) -> list[int]:
     """Indexes (into `cast.keys`) of the background org's keys."""
     org = next(o for o in cast.orgs if o.alias == "initech")
     bg_users = {u.user_id for u in cast.users if u.organization_id == org.organization_id}
-    return [i for i, k in enumerate(cast.keys) if k.organization_id == org.organization_id or k.user_id in bg_users]
+    return [
+        i
+        for i, k in enumerate(cast.keys)
+        if k.organization_id == org.organization_id or k.user_id in bg_users
+    ]

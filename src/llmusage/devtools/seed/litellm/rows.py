@@ -26,7 +26,13 @@ from datetime import datetime, timedelta
 import numpy as np
 import polars as pl
 
-from llmusage.devtools.seed.litellm.cast import ADMIN_USER, DASHBOARD_TEAM, DEPLOYMENTS, MASTER_KEY_ALIAS, Cast
+from llmusage.devtools.seed.litellm.cast import (
+    ADMIN_USER,
+    DASHBOARD_TEAM,
+    DEPLOYMENTS,
+    MASTER_KEY_ALIAS,
+    Cast,
+)
 from llmusage.devtools.seed.litellm.traffic import DASHBOARD, MASTER
 
 
@@ -59,7 +65,17 @@ def _key_frame(cast: Cast) -> pl.DataFrame:
     rows.append((MASTER, MASTER_KEY_ALIAS, None, ADMIN_USER, "", None, "", None, []))
     rows.append((DASHBOARD, cast.dashboard_token, "litellm-dashboard", admin.user_id, DASHBOARD_TEAM, None, "",
                  admin.email, []))  # fmt: skip
-    names = ["key_ix", "api_key", "key_alias", "user", "team_id", "team_alias", "organization_id", "email", "key_tags"]
+    names = [
+        "key_ix",
+        "api_key",
+        "key_alias",
+        "user",
+        "team_id",
+        "team_alias",
+        "organization_id",
+        "email",
+        "key_tags",
+    ]
     return pl.DataFrame(rows, schema=names, orient="row").with_columns(pl.col("key_ix").cast(pl.Int32))
 
 
@@ -82,12 +98,18 @@ _PREFIX = {"acompletion": "chatcmpl-", "aresponses": "resp_", "anthropic_message
 def spend_logs(core: pl.DataFrame, cast: Cast, rng: np.random.Generator) -> pl.DataFrame:
     """The full `LiteLLM_SpendLogs` rows (plus `_`-prefixed columns the accounting needs) of `core`."""
     n = core.height
-    core = core.with_columns(pl.col("start", "write").dt.truncate("1ms")).sort("write").with_columns(
-        _call_id=uuids(rng, n), _session=uuids(rng, n), _cache_key=uuids(rng, n).str.replace_all("-", "")
+    core = (
+        core.with_columns(pl.col("start", "write").dt.truncate("1ms"))
+        .sort("write")
+        .with_columns(
+            _call_id=uuids(rng, n), _session=uuids(rng, n), _cache_key=uuids(rng, n).str.replace_all("-", "")
+        )
     )
     w = windows(cast.now)
     upgrade = w["upgrade"][0]
-    df = core.join(_key_frame(cast), on="key_ix", how="left").join(_deployment_frame(), on="dep_ix", how="left")
+    df = core.join(_key_frame(cast), on="key_ix", how="left").join(
+        _deployment_frame(), on="dep_ix", how="left"
+    )
     start, end = pl.col("start"), pl.col("start") + pl.duration(milliseconds=pl.col("duration_ms"))
     base_id = pl.col("call_type").replace_strict(_PREFIX, default="") + pl.col("_call_id")
     epoch_s = (pl.col("write").dt.epoch("us") / 1e6).cast(pl.String)
@@ -139,7 +161,9 @@ def spend_logs(core: pl.DataFrame, cast: Cast, rng: np.random.Generator) -> pl.D
     in_bodies = start.is_between(*w["store_prompts"], closed="left") & (pl.col("call_type") != "aembedding")
     request_body = pl.struct(
         model="model_group",
-        messages=pl.concat_list(pl.struct(role=pl.lit("user"), content=pl.lit("Summarise the attached ticket."))),
+        messages=pl.concat_list(
+            pl.struct(role=pl.lit("user"), content=pl.lit("Summarise the attached ticket."))
+        ),
         user=pl.when(pl.col("end_user") != "").then("end_user"),
     ).struct.json_encode()
     response_body = pl.struct(
@@ -147,9 +171,12 @@ def spend_logs(core: pl.DataFrame, cast: Cast, rng: np.random.Generator) -> pl.D
         object=pl.lit("chat.completion"),
         model="model",
         choices=pl.concat_list(
-            pl.struct(index=pl.lit(0), finish_reason=pl.lit("stop"),
-                      message=pl.struct(role=pl.lit("assistant"), content=pl.lit("Here is the summary ...")))
-        ),  # fmt: skip
+            pl.struct(
+                index=pl.lit(0),
+                finish_reason=pl.lit("stop"),
+                message=pl.struct(role=pl.lit("assistant"), content=pl.lit("Here is the summary ...")),
+            )
+        ),
         usage=pl.struct(prompt_tokens="prompt", completion_tokens="completion"),
     ).struct.json_encode()
     disable_errors = w["disable_error_logs"]

@@ -3,7 +3,8 @@
 The history is 60 days up to `now`; logs older than 30 days are deleted as LiteLLM's retention job deletes
 them (after counters and daily tables took their spend). Events in it (`rows.windows`): the upgrade to a
 version with `created_at` on spend logs (20 days ago: every older row has that one instant), two days with
-`store_prompts_in_spend_logs` on (request and response bodies), six hours with `disable_error_logs` on.
+`store_prompts_in_spend_logs` on (request and response bodies), three days (from 10:00 five days ago to 16:00 two days ago) with
+`disable_error_logs` on.
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ class LitellmScenario:
     unlogged_failures: int
     spend: float  # sum of spend of the logs in the table
     refused: dict[str, int]  # key alias -> requests LiteLLM refused (no log)
-    keys: dict[str, str] = field(repr=False, default_factory=dict)  # alias -> synthetic sk- key (never stored)
+    keys: dict[str, str] = field(
+        repr=False, default_factory=dict
+    )  # alias -> synthetic sk- key (never stored)
     counts: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     cases: dict[str, str] = field(default_factory=lambda: dict(CASES))

@@ -69,7 +69,10 @@ def spans(cast: Cast, duration: str) -> tuple[tuple[datetime, datetime], tuple[d
     assert reset_at is not None
     begin = window_start(duration, reset_at)
     elapsed = cast.now - begin
-    current = (begin + min(timedelta(minutes=30), elapsed / 3), cast.now - min(timedelta(minutes=5), elapsed / 10))
+    current = (
+        begin + min(timedelta(minutes=30), elapsed / 3),
+        cast.now - min(timedelta(minutes=5), elapsed / 10),
+    )
     previous = (window_start(duration, begin) + timedelta(minutes=30), begin - timedelta(minutes=2))
     return current, previous
 
@@ -111,7 +114,9 @@ def demands(cast: Cast) -> list[Demand]:
     ]
 
 
-def draw_request(rng: np.random.Generator, dep_ix: int, fixed_spend: float | None = None) -> dict[str, object]:
+def draw_request(
+    rng: np.random.Generator, dep_ix: int, fixed_spend: float | None = None
+) -> dict[str, object]:
     """One request's usage, outcome and timing (start and write are set by the caller)."""
     dep = DEPLOYMENTS[dep_ix]
     roll = rng.random()
@@ -127,7 +132,11 @@ def draw_request(rng: np.random.Generator, dep_ix: int, fixed_spend: float | Non
         prompt = int(fixed_spend * 0.6 / dep.input_cost)
         completion = int(fixed_spend * 0.4 / dep.output_cost) if dep.output_cost else 0
         cached = 0
-    duration = int(min(120_000, 400 + completion * rng.uniform(8, 25))) if dep.kind == "chat" else int(rng.uniform(40, 300))
+    duration = (
+        int(min(120_000, 400 + completion * rng.uniform(8, 25)))
+        if dep.kind == "chat"
+        else int(rng.uniform(40, 300))
+    )
     if status == "failure":
         spend, completion, cached, duration = 0.0, 0, 0, int(rng.uniform(200, 30_000))
     if cache_hit:  # LiteLLM's response cache: no cost, the original usage replayed (BerriAI/litellm#39057)
@@ -176,7 +185,9 @@ def plan(cast: Cast, rng: np.random.Generator) -> list[dict[str, object]]:
         for r, offset in zip(drawn, np.sort(rng.uniform(0, span, len(drawn))), strict=True):
             start = d.since + timedelta(seconds=float(offset))
             r.update(key_ix=index[d.alias], start=start, end_user=d.end_user, extra_tags=[])
-            r["write"] = start + timedelta(milliseconds=int(r["duration_ms"]), seconds=float(rng.uniform(0.3, 9)))  # type: ignore[call-overload]
+            r["write"] = start + timedelta(
+                milliseconds=int(r["duration_ms"]), seconds=float(rng.uniform(0.3, 9))
+            )  # type: ignore[call-overload]
             requests.append(r)
     requests += _operator_requests(cast, rng)
     requests.sort(key=lambda r: r["start"])  # type: ignore[arg-type, return-value]
@@ -192,7 +203,9 @@ def _operator_requests(cast: Cast, rng: np.random.Generator) -> list[dict[str, o
             r = draw_request(rng, 2)
             begin = start + timedelta(seconds=float(offset))
             r.update(key_ix=key_ix, start=begin, end_user="", extra_tags=[])
-            r["write"] = begin + timedelta(milliseconds=int(r["duration_ms"]), seconds=float(rng.uniform(0.3, 9)))  # type: ignore[call-overload]
+            r["write"] = begin + timedelta(
+                milliseconds=int(r["duration_ms"]), seconds=float(rng.uniform(0.3, 9))
+            )  # type: ignore[call-overload]
             out.append(r)
     return out
 

@@ -84,7 +84,11 @@ def budgeted(cast: Cast) -> list[Budgeted]:
             out.append(Budgeted("user", u.user_id, u.email, u.case, u.max_budget, None, "column", u.schedule))
     for t in cast.teams:
         if t.max_budget is not None:
-            out.append(Budgeted("team", t.team_id, t.alias, t.case, t.max_budget, t.soft_budget, "column", t.schedule))
+            out.append(
+                Budgeted(
+                    "team", t.team_id, t.alias, t.case, t.max_budget, t.soft_budget, "column", t.schedule
+                )
+            )
     for o in cast.orgs:
         b = o.budget
         out.append(Budgeted("organization", o.organization_id, o.alias, o.case, b.max_budget, b.soft_budget,
@@ -124,11 +128,18 @@ def bounds(cast: Cast) -> pl.DataFrame:
             "last_reset": [r[2].last_reset if r[2] else None for r in rows],
             "period_start": [r[2].period_start if r[2] else None for r in rows],
         },
-        schema={"kind": pl.String, "id": pl.String, "last_reset": pl.Datetime("us"), "period_start": pl.Datetime("us")},
+        schema={
+            "kind": pl.String,
+            "id": pl.String,
+            "last_reset": pl.Datetime("us"),
+            "period_start": pl.Datetime("us"),
+        },
     )
 
 
-def settle_background_budgets(cast: Cast, sums: dict[tuple[str, str], Sums], rng: np.random.Generator) -> None:
+def settle_background_budgets(
+    cast: Cast, sums: dict[tuple[str, str], Sums], rng: np.random.Generator
+) -> None:
     """Give the background org's entities budgets above what they spent (LiteLLM never refused them)."""
     org = next(o for o in cast.orgs if o.alias == "initech")
 
@@ -136,7 +147,12 @@ def settle_background_budgets(cast: Cast, sums: dict[tuple[str, str], Sums], rng
         return max(sums.get((kind, id_), Sums()).recorded, 0.5)
 
     org.budget.max_budget = round(spent("organization", org.organization_id) * 2.0, 2)
-    shares = {"initech-data": (1.6, 0.9), "initech-web": (2.5, None), "initech-ml": (3.0, None), "initech-ops": (1.25, None)}
+    shares = {
+        "initech-data": (1.6, 0.9),
+        "initech-web": (2.5, None),
+        "initech-ml": (3.0, None),
+        "initech-ops": (1.25, None),
+    }
     for t in cast.teams:
         if t.alias in shares:
             factor, soft = shares[t.alias]
