@@ -6,14 +6,16 @@ seed says about itself."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
 
-from llmusage.devtools.seed.litellm import LitellmScenario, Verdict, seed_litellm
-from llmusage.devtools.seed.litellm.periods import window_start
 from llmusage.devtools.scratch_db import drop_scratch_database
+from llmusage.devtools.seed.litellm import LitellmScenario, seed_litellm
+from llmusage.devtools.seed.litellm.periods import window_start
 from llmusage.sources.detect import Flavour, detect
 from support.db import create_database, run_cli
 
@@ -50,7 +52,7 @@ COUNTER = {
     "organization": 'SELECT spend FROM "LiteLLM_OrganizationTable" WHERE organization_id = %(id)s',
     "end_user": 'SELECT spend FROM "LiteLLM_EndUserTable" WHERE user_id = %(id)s',
     "tag": 'SELECT spend FROM "LiteLLM_TagTable" WHERE tag_name = %(id)s',
-    "team_member": 'SELECT spend FROM "LiteLLM_TeamMembership" WHERE user_id || \':\' || team_id = %(id)s',
+    "team_member": "SELECT spend FROM \"LiteLLM_TeamMembership\" WHERE user_id || ':' || team_id = %(id)s",
 }
 CHARGED = {
     "key": "api_key = %(id)s",
@@ -70,7 +72,7 @@ def scenario(litellm_database_url: str) -> LitellmScenario:
 
 
 @pytest.fixture(scope="module")
-def conn(scenario: LitellmScenario, litellm_database_url: str):  # noqa: ANN201
+def conn(scenario: LitellmScenario, litellm_database_url: str) -> Iterator[psycopg.Connection]:
     with psycopg.connect(litellm_database_url, autocommit=True) as c:
         yield c
 
@@ -90,19 +92,24 @@ def test_absent_ids_are_empty_strings_never_null(conn: psycopg.Connection) -> No
     nulls = 'SELECT count(*) FROM "LiteLLM_SpendLogs" WHERE team_id IS NULL OR "user" IS NULL OR organization_id IS NULL OR end_user IS NULL'  # fmt: skip
     assert _one(conn, nulls) == 0
     for column in ("team_id", "organization_id", "end_user"):
-        assert _one(conn, f'SELECT count(*) FROM "LiteLLM_SpendLogs" WHERE {column} = \'\'') > 0
+        assert _one(conn, f"SELECT count(*) FROM \"LiteLLM_SpendLogs\" WHERE {column} = ''") > 0
 
 
 def test_tags_are_a_json_list_and_not_in_metadata(conn: psycopg.Connection) -> None:
-    assert _one(conn, """SELECT count(*) FROM "LiteLLM_SpendLogs" WHERE jsonb_typeof(request_tags) <> 'array'""") == 0
+    assert (
+        _one(conn, """SELECT count(*) FROM "LiteLLM_SpendLogs" WHERE jsonb_typeof(request_tags) <> 'array'""")
+        == 0
+    )
     assert _one(conn, """SELECT count(*) FROM "LiteLLM_SpendLogs" WHERE metadata ? 'tags'""") == 0
     assert _one(conn, """SELECT count(*) FROM "LiteLLM_SpendLogs" WHERE request_tags = '["customer-support", "env:prod"]'""") > 0  # fmt: skip
     alias = _one(conn, """SELECT metadata->>'user_api_key_alias' FROM "LiteLLM_SpendLogs" WHERE request_tags ? 'batch-jobs' LIMIT 1""")  # fmt: skip
     assert alias == "batch-runner"
 
 
-def test_rows_older_than_the_upgrade_share_one_created_at(scenario: LitellmScenario, conn: psycopg.Connection) -> None:
-    before = '"endTime" < %(u)s - interval \'1 minute\''
+def test_rows_older_than_the_upgrade_share_one_created_at(
+    scenario: LitellmScenario, conn: psycopg.Connection
+) -> None:
+    before = "\"endTime\" < %(u)s - interval '1 minute'"
     stats = conn.execute(
         f'SELECT count(*), count(DISTINCT created_at), min(created_at), count(litellm_call_id) FROM "LiteLLM_SpendLogs" WHERE {before}',
         {"u": scenario.upgraded_at},
@@ -113,7 +120,9 @@ def test_rows_older_than_the_upgrade_share_one_created_at(scenario: LitellmScena
         'FROM "LiteLLM_SpendLogs" WHERE "startTime" > %(u)s',
         {"u": scenario.upgraded_at},
     ).fetchone()
-    assert after is not None and timedelta(0) < after[0] and after[1] < timedelta(seconds=10) and after[2] == 0
+    assert (
+        after is not None and timedelta(0) < after[0] and after[1] < timedelta(seconds=10) and after[2] == 0
+    )
 
 
 def test_master_key_and_ui_calls(conn: psycopg.Connection) -> None:
@@ -136,7 +145,10 @@ def test_failures_and_cache_hits_cost_nothing(conn: psycopg.Connection) -> None:
            FROM "LiteLLM_SpendLogs" WHERE cache_hit = 'True'"""
     ).fetchone()
     assert hits is not None and hits[0] > 0 and hits[1] == 0.0 and hits[2] > 0 and hits[3] == 0
-    assert _one(conn, """SELECT count(*) FROM "LiteLLM_SpendLogs" WHERE cache_hit NOT IN ('True', 'False')""") == 0
+    assert (
+        _one(conn, """SELECT count(*) FROM "LiteLLM_SpendLogs" WHERE cache_hit NOT IN ('True', 'False')""")
+        == 0
+    )
     assert _one(conn, """SELECT count(DISTINCT call_type) FROM "LiteLLM_SpendLogs" """) >= 4
 
 
@@ -178,9 +190,13 @@ def test_every_counter_is_the_recorded_spend_and_the_ledger_is_the_logs(
         assert v.recorded_spend == pytest.approx(v.ledger_spend + sum(v.gaps.values()), abs=TOLERANCE), v
 
 
-def test_periods_are_anchored_as_litellm_anchors_them(scenario: LitellmScenario, conn: psycopg.Connection) -> None:
+def test_periods_are_anchored_as_litellm_anchors_them(
+    scenario: LitellmScenario, conn: psycopg.Connection
+) -> None:
     monthly = [v for v in scenario.verdicts if v.duration == "30d"]
-    assert monthly and all(v.period_start == datetime(2026, 11, 1) and v.period_end == datetime(2026, 12, 1) for v in monthly)
+    assert monthly and all(
+        v.period_start == datetime(2026, 11, 1) and v.period_end == datetime(2026, 12, 1) for v in monthly
+    )
     weekly = scenario.case("key_budget_row")
     assert (weekly.duration, weekly.period_start, weekly.period_end) == ("7d", datetime(2026, 11, 16), datetime(2026, 11, 23))  # fmt: skip
     for v in scenario.verdicts:
@@ -205,10 +221,15 @@ def test_the_cases_hold_for_the_stated_reasons(scenario: LitellmScenario, conn: 
     assert at_limit.recorded_spend == at_limit.max_budget == 8.0 and at_limit.comparison == ">"
     reset = scenario.case("key_reset_this_period")
     assert reset.recorded_spend < reset.max_budget < reset.lifetime_spend  # type: ignore[operator]
-    total = _one(conn, """SELECT total_spend FROM "LiteLLM_VerificationToken" WHERE key_alias = 'nightly-eval'""")
+    total = _one(
+        conn, """SELECT total_spend FROM "LiteLLM_VerificationToken" WHERE key_alias = 'nightly-eval'"""
+    )
     assert total == pytest.approx(reset.lifetime_spend)
     retention = scenario.case("key_retention")
-    assert retention.duration is None and retention.ledger_spend < retention.max_budget <= retention.recorded_spend  # type: ignore[operator]
+    assert (
+        retention.duration is None
+        and retention.ledger_spend < retention.max_budget <= retention.recorded_spend
+    )  # type: ignore[operator]
     assert set(retention.gaps) == {"retention"}
     ravi = scenario.case("user_team_keys_over")
     personal = _one(
@@ -240,14 +261,21 @@ def _daily_and_logs(conn: psycopg.Connection, table: str) -> tuple[float, int, f
 def test_daily_tables_differ_from_the_logs_exactly_by_the_stated_causes(
     scenario: LitellmScenario, conn: psycopg.Connection
 ) -> None:
-    causes = {g.table: (set(g.spend_causes), set(g.request_causes)) for g in scenario.daily_gaps}
-    assert causes == {
-        "LiteLLM_DailyUserSpend": ({"retention"}, {"retention", "unlogged_failures"}),
-        "LiteLLM_DailyTeamSpend": ({"retention"}, {"retention", "unlogged_failures"}),
-        "LiteLLM_DailyOrganizationSpend": ({"retention"}, {"retention", "unlogged_failures"}),
-        "LiteLLM_DailyEndUserSpend": ({"retention"}, {"retention", "unlogged_failures"}),
-        "LiteLLM_DailyTagSpend": ({"retention", "tag_fan_out"}, {"retention", "unlogged_failures", "tag_fan_out"}),
+    spend = {g.table: set(g.spend_causes) for g in scenario.daily_gaps}
+    assert spend == {
+        "LiteLLM_DailyUserSpend": {"retention"},
+        "LiteLLM_DailyTeamSpend": {"retention"},
+        "LiteLLM_DailyOrganizationSpend": {"retention"},
+        "LiteLLM_DailyEndUserSpend": {"retention"},
+        "LiteLLM_DailyTagSpend": {"retention", "tag_fan_out"},
     }
+    requests = {g.table: set(g.request_causes) for g in scenario.daily_gaps}
+    assert (
+        requests["LiteLLM_DailyUserSpend"]
+        == requests["LiteLLM_DailyTeamSpend"]
+        == {"retention", "unlogged_failures"}
+    )
+    assert requests["LiteLLM_DailyTagSpend"] == {"retention", "unlogged_failures", "tag_fan_out"}
     for gap in scenario.daily_gaps:
         daily_spend, daily_requests, logs_spend, logs_requests = _daily_and_logs(conn, gap.table)
         assert daily_spend - logs_spend == pytest.approx(sum(gap.spend_causes.values()), abs=TOLERANCE), gap
@@ -266,8 +294,12 @@ def test_same_seed_same_rows(
         with psycopg.connect(url, autocommit=True) as other:
             again = seed_litellm(other, now=NOW, seed=7)
             assert _one(other, digest) == _one(conn, digest)
-        strip = [(v.kind, v.id, v.recorded_spend, v.ledger_spend, v.expected_status) for v in scenario.verdicts]
-        assert [(v.kind, v.id, v.recorded_spend, v.ledger_spend, v.expected_status) for v in again.verdicts] == strip
+        strip = [
+            (v.kind, v.id, v.recorded_spend, v.ledger_spend, v.expected_status) for v in scenario.verdicts
+        ]
+        assert [
+            (v.kind, v.id, v.recorded_spend, v.ledger_spend, v.expected_status) for v in again.verdicts
+        ] == strip
     finally:
         drop_scratch_database(server_url, url)
 
@@ -277,13 +309,13 @@ def _env(url: str, home: str) -> dict[str, str]:
     return {**env, "LLMUSAGE_DATABASE_URL": url, "LLMUSAGE_HOME": home}
 
 
-def test_cli_refuses_an_llmusage_database(database_url: str, tmp_path) -> None:  # noqa: ANN001
+def test_cli_refuses_an_llmusage_database(database_url: str, tmp_path: Path) -> None:
     result = run_cli("seed", "--flavour", "litellm", env=_env(database_url, str(tmp_path)))
     assert result.returncode != 0
     assert result.stderr.strip().count("\n") == 0 and "llmusage-flavour database" in result.stderr
 
 
-def test_cli_builds_and_fills_an_empty_database(empty_database_url: str, tmp_path) -> None:  # noqa: ANN001
+def test_cli_builds_and_fills_an_empty_database(empty_database_url: str, tmp_path: Path) -> None:
     env = _env(empty_database_url, str(tmp_path))
     result = run_cli("seed", "--flavour", "litellm", "--end", "2026-11-18T14:30", "--logs", "3000", env=env)
     assert result.returncode == 0, result.stderr
