@@ -27,20 +27,28 @@ def _us(t: datetime) -> int:
     return (t - _EPOCH) // timedelta(microseconds=1)
 
 
-def generate(cast: Cast, n: int, rng: np.random.Generator) -> pl.DataFrame:
-    """`n` admitted requests of the background org, in no particular order."""
+def _starts(since: datetime, until: datetime, n: int, rng: np.random.Generator) -> np.ndarray:
+    """`n` request start instants (µs since the epoch) in [since, until), with the office-hours rhythm."""
+    hours = max(1, int((until - since).total_seconds() // 3600))
+    hour_of = np.array([(since + timedelta(hours=h)).hour for h in range(hours)])
+    weekend = np.array([(since + timedelta(hours=h)).weekday() >= 5 for h in range(hours)])
+    p = HOUR_RHYTHM[hour_of] * np.where(weekend, 0.35, 1.0)
+    slot = rng.choice(hours, n, p=p / p.sum())
+    span_us = min(3_600_000_000, int((until - since).total_seconds() * 1e6))
+    return _us(since) + slot * 3_600_000_000 + rng.integers(0, span_us, n)
+
+
+def generate(cast: Cast, recent: int, older: int, cutoff: datetime, rng: np.random.Generator) -> pl.DataFrame:
+    """`recent` requests since the retention `cutoff` and `older` ones before it (deleted by retention)."""
+    n = recent + older
     if n <= 0:
         return pl.DataFrame(schema=CORE_SCHEMA)
     keys = np.array(background_keys(cast))
     weights = rng.lognormal(0, 1, len(keys))
     key_ix = keys[rng.choice(len(keys), n, p=weights / weights.sum())]
-
-    hours = int((cast.now - cast.start).total_seconds() // 3600) - 1
-    hour_of = np.array([(cast.start + timedelta(hours=h)).hour for h in range(hours)])
-    weekday = np.array([(cast.start + timedelta(hours=h)).weekday() >= 5 for h in range(hours)])
-    p = HOUR_RHYTHM[hour_of] * np.where(weekday, 0.35, 1.0)
-    slot = rng.choice(hours, n, p=p / p.sum())
-    start_us = _us(cast.start) + slot * 3_600_000_000 + rng.integers(0, 3_600_000_000, n)
+    until = cast.now - timedelta(minutes=10)
+    start_us = np.concatenate([_starts(cast.start, cutoff, older, rng), _starts(cutoff, until, recent, rng)])
+    start_us = np.minimum(start_us, _us(until))
 
     prefs = rng.dirichlet(np.full(len(DEPLOYMENTS), 0.6), len(cast.keys))
     cum = np.cumsum(prefs[key_ix], axis=1)

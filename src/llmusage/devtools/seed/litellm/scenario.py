@@ -72,8 +72,9 @@ def seed_litellm(
 ) -> LitellmScenario:
     """Fill the (LiteLLM-migrated, empty) database behind `conn` and return the scenario.
 
-    `scale` is the number of requests in the history (the cases take about 2,700 of them; the background
-    org the rest). Everything is drawn from `seed`: the same seed and `now` give the same rows.
+    `scale` is about the number of spend logs left in the table (the cases' logs, about 2,600, count towards
+    it; the background org makes up the rest, plus a quarter as many older ones that retention deletes).
+    Everything is drawn from `seed`: the same seed and `now` give the same rows.
     """
     if not 0 <= scale <= MAX_LOGS:
         raise ValueError(f"scale must be between 0 and {MAX_LOGS:,}, got {scale}")
@@ -83,9 +84,10 @@ def seed_litellm(
     cast = build_cast(now, np.random.default_rng([seed, 1]))
     admission = traffic.admit(cast, traffic.plan(cast, np.random.default_rng([seed, 2])))
     cases = traffic.core_frame(admission.rows)
-    bulk = background.generate(cast, max(0, scale - cases.height), np.random.default_rng([seed, 3]))
-    core = pl.concat([cases, bulk]).filter((pl.col("write") <= now) & (pl.col("start") < now))
     _, cutoff = horizon(now)
+    recent = max(0, scale - cases.filter(pl.col("start") >= cutoff).height)
+    bulk = background.generate(cast, recent, recent // 4, cutoff, np.random.default_rng([seed, 3]))
+    core = pl.concat([cases, bulk]).filter((pl.col("write") <= now) & (pl.col("start") < now))
     logs = rows.spend_logs(core, cast, rng).with_columns(
         _surviving=pl.col("_logged") & (pl.col("startTime") >= cutoff)
     )
