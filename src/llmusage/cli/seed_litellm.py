@@ -7,6 +7,7 @@ and empties them first with `--reset`; it never touches an llmusage-flavour data
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime
 
 import click
@@ -57,7 +58,7 @@ def _print_summary(scenario: object, counts: dict[str, int], span: tuple[object,
     from llmusage.devtools.seed.litellm import LitellmScenario
 
     assert isinstance(scenario, LitellmScenario)
-    console = Console(highlight=False)
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
     rows = Table(title="rows per table", show_header=True)
     rows.add_column("table")
     rows.add_column("rows", justify="right")
@@ -73,12 +74,12 @@ def _print_summary(scenario: object, counts: dict[str, int], span: tuple[object,
     cases = Table(
         title=f"budgeted entities: {len(scenario.verdicts)}, LiteLLM refuses {len(scenario.refusing)}"
     )
-    for column in ("case", "kind", "entity", "spend", "max_budget", "status", "refuses"):
+    for column in ("case", "entity", "spend", "max_budget", "status", "LiteLLM refuses"):
         cases.add_column(column, justify="right" if column in ("spend", "max_budget") else "left")
     for v in scenario.verdicts:
         if v.case is None:
             continue
         limit = f"${v.max_budget:,.2f}" if v.max_budget is not None else "-"
-        cases.add_row(v.case, v.kind, v.name, f"${v.recorded_spend:,.2f}", limit, v.expected_status,
+        cases.add_row(v.case, f"{v.kind} {v.name}", f"${v.recorded_spend:,.2f}", limit, v.expected_status,
                       "yes" if v.litellm_refuses else "no")  # fmt: skip
     console.print(cases)

@@ -37,6 +37,19 @@ DAILY_TABLES = {
     "LiteLLM_DailyTagSpend": ("tag", "_tags"),
 }
 KINDS = ("key", "user", "team", "organization", "end_user", "tag", "team_member")
+COUNTER_CAUSES = {
+    "retention": "spend of logs in the period (or lifetime) that retention deleted; the counter kept it",
+    "reset_lag": "spend of logs that started in the period but were written before the reset job zeroed the "
+    "counter (it runs every ~10 minutes after the boundary); negative: the counter lost it",
+    "in_flight_at_reset": "spend of requests that started before the period and were written after the reset",
+}
+DAILY_CAUSES = {
+    "retention": "logs deleted by retention after their spend and request went into the daily row",
+    "tag_fan_out": "a request with N tags adds its full spend and one request to each of N tag rows "
+    "(BerriAI/litellm#21894)",
+    "unlogged_failures": "failed requests while disable_error_logs was on: counted as failed requests in the "
+    "daily tables, no spend log",
+}
 
 
 def attributed(logs: pl.DataFrame) -> pl.DataFrame:

@@ -18,7 +18,7 @@ import polars as pl
 import psycopg
 
 from llmusage.devtools.seed.litellm import accounting, background, load, rows, traffic, verdicts
-from llmusage.devtools.seed.litellm.accounting import DailyGap
+from llmusage.devtools.seed.litellm.accounting import COUNTER_CAUSES, DAILY_CAUSES, DailyGap
 from llmusage.devtools.seed.litellm.cast import CASES, RETENTION_DAYS, horizon
 from llmusage.devtools.seed.litellm.roster import build_cast
 from llmusage.devtools.seed.litellm.verdicts import Verdict
@@ -48,6 +48,8 @@ class LitellmScenario:
     counts: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     cases: dict[str, str] = field(default_factory=lambda: dict(CASES))
+    counter_causes: dict[str, str] = field(default_factory=lambda: dict(COUNTER_CAUSES))  # Verdict.gaps keys
+    daily_causes: dict[str, str] = field(default_factory=lambda: dict(DAILY_CAUSES))  # DailyGap causes
 
     def case(self, name: str) -> Verdict:
         """The verdict of the deliberate case `name` (see `cases`)."""
