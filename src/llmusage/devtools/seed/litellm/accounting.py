@@ -36,7 +36,6 @@ DAILY_TABLES = {
     "LiteLLM_DailyEndUserSpend": ("end_user_id", "end_user"),
     "LiteLLM_DailyTagSpend": ("tag", "_tags"),
 }
-KINDS = ("key", "user", "team", "organization", "end_user", "tag", "team_member")
 COUNTER_CAUSES = {
     "retention": "spend of logs in the period (or lifetime) that retention deleted; the counter kept it",
     "reset_lag": "spend of logs that started in the period but were written before the reset job zeroed the "

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from llmusage.devtools.seed.litellm.periods import Schedule, next_reset, schedule, window_start
+from llmusage.devtools.seed.litellm.periods import Schedule, schedule, window_start
 
 HISTORY_DAYS = 60
 RETENTION_DAYS = 30  # general_settings.maximum_spend_logs_retention_period: "30d"
@@ -278,7 +278,3 @@ def pick_duration(now: datetime, prefer: str, ticks: list[datetime]) -> str:
 def horizon(now: datetime) -> tuple[datetime, datetime]:
     """The first instant of history and the retention cutoff (logs with an earlier startTime are deleted)."""
     return now - timedelta(days=HISTORY_DAYS), now - timedelta(days=RETENTION_DAYS)
-
-
-def next_reset_at_creation(duration: str | None, created: datetime) -> datetime | None:
-    return next_reset(duration, created) if duration else None
