@@ -33,20 +33,58 @@ def parse_end(value: str | None) -> datetime | None:
 
 
 @click.command("seed")
-@click.option("--logs", type=int, default=100_000, show_default=True, help="Number of spend logs.")
-@click.option("--days", type=int, default=30, show_default=True, help="Days of traffic, ending today (UTC).")
+@click.option(
+    "--flavour",
+    type=click.Choice(["llmusage", "litellm"]),
+    default="llmusage",
+    show_default=True,
+    help="llmusage: the llmusage schema and its synthetic traffic; litellm: a LiteLLM 1.110 database "
+    "(built from LiteLLM's migrations if the database is empty) with stated budget verdicts.",
+)
+@click.option(
+    "--logs", type=int, default=None, help="Number of spend logs [default: 100,000; litellm flavour: 4,000]."
+)
+@click.option(
+    "--days",
+    type=int,
+    default=30,
+    show_default=True,
+    help="Days of traffic, ending today (UTC; llmusage flavour).",
+)
 @click.option(
     "--seed", "seed_", type=int, default=42, show_default=True, help="Random seed (same seed, same data)."
 )
-@click.option("--anomalies", is_flag=True, help="Add drift, overruns, late rows and a deleted key.")
-@click.option("--end", help="End of the window (exclusive): a date means the whole day. Default: this hour.")
+@click.option(
+    "--anomalies", is_flag=True, help="Add drift, overruns, late rows and a deleted key (llmusage flavour)."
+)
+@click.option(
+    "--end",
+    help="End of the window (exclusive): a date means the whole day. Default: this hour (litellm flavour: "
+    "this minute, the instant the verdicts are stated for).",
+)
 @click.option("--reset", is_flag=True, help="Replace the data already in the database.")
-def seed(logs: int, days: int, seed_: int, anomalies: bool, end: str | None, reset: bool) -> None:
+def seed(
+    flavour: str, logs: int | None, days: int, seed_: int, anomalies: bool, end: str | None, reset: bool
+) -> None:
     """Fill the database with a deterministic organization and its spend logs."""
+    if flavour == "litellm":
+        from llmusage.cli.seed_litellm import run_litellm_seed
+        from llmusage.devtools.seed.litellm import DEFAULT_LOGS
+
+        count = DEFAULT_LOGS if logs is None else logs
+        if count < 0 or seed_ < 0:
+            raise LlmusageError(f"--logs and --seed must be non-negative, got {count} and {seed_}")
+        run_litellm_seed(parse_end(end), count, seed_, reset)
+        return
     from llmusage.devtools.seed import SeedOptions
 
     options = SeedOptions(
-        logs=logs, days=days, seed=seed_, anomalies=anomalies, end=parse_end(end), reset=reset
+        logs=100_000 if logs is None else logs,
+        days=days,
+        seed=seed_,
+        anomalies=anomalies,
+        end=parse_end(end),
+        reset=reset,
     )
     report = run_seed(options)
     click.echo(
