@@ -16,7 +16,7 @@ from support.db import ROOT
 
 SRC = ROOT / "src"
 MAX_LINES = 450
-LOADED_BY_NAME = ("proxy", "lake", "reconcile", "reports", "status")
+LOADED_BY_NAME = ("proxy", "lake", "reconcile", "reports", "sources", "ledger")
 """The sql/ folders whose files are loaded one by one (migrations/ and warehouse/ are read as folders)."""
 LOADED_BY_PATTERN = {f"lake/dim_{table}.sql" for table in DIM_TABLES}
 """One query per dimension table, each with its own columns: `lake/dims.py` loads `lake/dim_{table}.sql`."""
