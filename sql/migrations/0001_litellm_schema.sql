@@ -1,3 +1,4 @@
+-- flavour: llmusage
 -- The LiteLLM operational schema (shared/seed/schema.md), corrected into valid PostgreSQL:
 -- tables in dependency order, the organization table the seed references but does not define,
 -- and its MySQL-style inline indexes as CREATE INDEX. Column names and types are the seed's.

@@ -1,3 +1,4 @@
+-- flavour: both
 -- Reconciliation's write-back: the current budget status of every entity, and an append-only log of
 -- every status change, flag set or lifted, and spend repair.
 

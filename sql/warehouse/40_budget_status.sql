@@ -1,7 +1,7 @@
 -- Every key, user, team and organization's budget status as the last reconciliation saved it (the Dagster
 -- asset `budget_status` or `llmusage reconcile`, kept in $LLMUSAGE_HOME/reconcile/budget_status.parquet by llmusage.reconcile.store),
 -- read at query time: the verdict the budget checks and the flag write-back use, the rows PostgreSQL's
--- llmusage_budget_status holds after it (its threshold, budget windows and orphaned spend included), never a
+-- llmusage.budget_status holds after it (its threshold, budget windows and orphaned spend included), never a
 -- second computation. `{reconciliation}` is that file, or, before any reconciliation has run,
 -- `no_reconciliation`: the same columns and no rows.
 WITH no_reconciliation AS (

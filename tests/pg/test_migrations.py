@@ -10,7 +10,7 @@ import pytest
 
 from llmusage.errors import LlmusageError
 from llmusage.pg import migrations
-from support.db import run_cli
+from support.db import cli_env_for, run_cli
 
 # Column names and types of the LiteLLM seed schema (shared/seed/schema.md), which must be kept.
 SEED_COLUMNS = {
@@ -79,9 +79,9 @@ def test_rerun_is_a_no_op(empty_database_url: str) -> None:
         assert len(before) == len(first)
 
 
-def _write(directory: Path, name: str, text: str) -> Path:
+def _write(directory: Path, name: str, text: str, flavour: str = "both") -> Path:
     path = directory / name
-    path.write_text(text)
+    path.write_text(f"-- flavour: {flavour}\n{text}")
     return path
 
 
@@ -105,7 +105,7 @@ def test_edited_migration_is_refused(empty_database_url: str, tmp_path: Path) ->
     _write(tmp_path, "0002_more.sql", "CREATE TABLE u (a INT);")
     with psycopg.connect(empty_database_url, autocommit=True) as conn:
         migrations.migrate(conn, tmp_path)
-        path.write_text("CREATE TABLE t (a BIGINT);")
+        _write(tmp_path, path.name, "CREATE TABLE t (a BIGINT);")
         _write(tmp_path, "0003_new.sql", "CREATE TABLE v (a INT);")
         with pytest.raises(LlmusageError, match=r"0001_create\.sql was edited after it was applied"):
             migrations.migrate(conn, tmp_path)
@@ -115,13 +115,13 @@ def test_edited_migration_is_refused(empty_database_url: str, tmp_path: Path) ->
 
 def test_edited_migration_refused_by_the_cli(empty_database_url: str, tmp_path: Path) -> None:
     path = _write(tmp_path, "0001_create.sql", "CREATE TABLE t (a INT);")
-    env = {"LLMUSAGE_DATABASE_URL": empty_database_url, "LLMUSAGE_HOME": str(tmp_path / "home"), "PATH": ""}
+    env = cli_env_for(empty_database_url, tmp_path / "home")
     ok = run_cli("db", "migrate", "--dir", str(tmp_path), env=env)
     assert ok.returncode == 0, ok.stderr
     assert "applied 0001_create.sql" in ok.stdout
     again = run_cli("db", "migrate", "--dir", str(tmp_path), env=env)
     assert again.returncode == 0 and "nothing to apply" in again.stdout
-    path.write_text("CREATE TABLE t (a INT, b INT);")
+    _write(tmp_path, path.name, "CREATE TABLE t (a INT, b INT);")
     refused = run_cli("db", "migrate", "--dir", str(tmp_path), env=env)
     assert refused.returncode == 1
     assert refused.stderr.count("\n") == 1 and "was edited after it was applied" in refused.stderr
@@ -131,7 +131,7 @@ def test_edited_migration_refused_by_the_cli(empty_database_url: str, tmp_path: 
 def test_failing_migration_is_rolled_back_whole(empty_database_url: str, tmp_path: Path) -> None:
     _write(tmp_path, "0001_create.sql", "CREATE TABLE t (a INT);")
     _write(tmp_path, "0002_broken.sql", "CREATE TABLE half (a INT);\nALTER TABLE missing ADD COLUMN x INT;")
-    env = {"LLMUSAGE_DATABASE_URL": empty_database_url, "LLMUSAGE_HOME": str(tmp_path / "home"), "PATH": ""}
+    env = cli_env_for(empty_database_url, tmp_path / "home")
     result = run_cli("db", "migrate", "--dir", str(tmp_path), env=env)
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1
@@ -161,3 +161,36 @@ def test_concurrent_runs_apply_each_migration_once(empty_database_url: str) -> N
     assert not errors
     everything = [m.version for m in migrations.discover()]
     assert sorted(v for r in results for v in r) == everything  # each applied by exactly one run
+
+
+# Checksums recorded by every database migrated before the flavour headers were added (the header line is
+# not part of the checksum, so marking a migration's flavour did not edit it).
+RECORDED_IN_THE_WILD = {
+    1: "4f72c225d77e9e2f6ebc2fa41d221fe93513eaa7272faad1f50f728532da2ccd",
+    2: "be406809f5a830b2506ea01973c40fd349b11f03076076c37f9f22aa3fde6a0b",
+    4: "39170dd459046e0ffb863a99a7b12bf6bfaf5f64815e8fb98f19e0404f83a705",
+}
+
+
+def test_headers_did_not_change_the_recorded_checksums() -> None:
+    found = {m.version: m.checksum for m in migrations.discover()}
+    assert {v: found[v] for v in RECORDED_IN_THE_WILD} == RECORDED_IN_THE_WILD
+
+
+def test_every_migration_declares_its_flavour_and_only_llmusage_ones_touch_litellm_tables() -> None:
+    found = migrations.discover()
+    assert {m.version: m.flavour for m in found if m.version <= 5} == {
+        1: "llmusage", 2: "llmusage", 4: "both", 5: "both",
+    }  # fmt: skip
+    for m in found:
+        assert m.path.read_text().startswith(f"-- flavour: {m.flavour}\n"), m.path.name
+        if m.flavour == "both":  # applied to LiteLLM's databases: must never name one of LiteLLM's tables
+            assert "litellm_" not in m.sql.lower(), m.path.name
+
+
+def test_a_migration_without_a_flavour_header_is_refused(empty_database_url: str, tmp_path: Path) -> None:
+    (tmp_path / "0001_create.sql").write_text("CREATE TABLE t (a INT);")
+    with psycopg.connect(empty_database_url, autocommit=True) as conn:
+        with pytest.raises(LlmusageError, match=r"0001_create\.sql does not start with a flavour header"):
+            migrations.migrate(conn, tmp_path)
+        assert migrations.applied(conn) == []

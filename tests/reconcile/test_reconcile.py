@@ -24,7 +24,7 @@ def db(database_url: str) -> str:
     with psycopg.connect(database_url) as conn:
         conn.execute(
             'TRUNCATE "LiteLLM_SpendLogs", "LiteLLM_VerificationToken", "LiteLLM_UserTable", "LiteLLM_TeamTable", '
-            '"LiteLLM_OrganizationTable", llmusage_budget_status, llmusage_budget_events CASCADE'
+            '"LiteLLM_OrganizationTable", llmusage.budget_status, llmusage.budget_events CASCADE'
         )
     return database_url
 
@@ -145,7 +145,7 @@ def test_drift_and_orphaned_spend(db: str, tmp_path: Path) -> None:
 def _events(url: str) -> list[tuple]:
     with psycopg.connect(url) as conn:
         return conn.execute(
-            "SELECT entity_type, entity_id, action, old_status, new_status FROM llmusage_budget_events ORDER BY event_id"
+            "SELECT entity_type, entity_id, action, old_status, new_status FROM llmusage.budget_events ORDER BY event_id"
         ).fetchall()
 
 
@@ -202,7 +202,7 @@ def test_apply_flags_then_lifts_and_is_idempotent(db: str, tmp_path: Path) -> No
             and reason["ledger_spend"] == 10.0
         )
         status = conn.execute(
-            "SELECT status, flagged FROM llmusage_budget_status WHERE entity_id = 'key-1'"
+            "SELECT status, flagged FROM llmusage.budget_status WHERE entity_id = 'key-1'"
         ).fetchone()
         assert status == ("exceeded", True)
 
@@ -255,7 +255,7 @@ def test_repair_spend_sets_the_column_to_the_ledger(db: str, tmp_path: Path) -> 
             0
         ] == pytest.approx(4.0)
         repaired = conn.execute(
-            "SELECT detail FROM llmusage_budget_events WHERE action = 'spend_repaired'"
+            "SELECT detail FROM llmusage.budget_events WHERE action = 'spend_repaired'"
         ).fetchone()[0]
         assert repaired["recorded_spend"] == 9.0 and repaired["ledger_spend"] == pytest.approx(4.0)
     assert _row(_run(db, tmp_path), "user", "user-1")["drift_ok"] is True

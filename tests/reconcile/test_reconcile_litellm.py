@@ -18,6 +18,7 @@ import pytest
 
 from llmusage.errors import LlmusageError
 from llmusage.lake.extract import extract
+from llmusage.pg.migrations import migrate
 from llmusage.reconcile import ReconcileOptions, reconcile, write_back
 from llmusage.reconcile.apply import REPAIR_REFUSED
 from support.db import run_cli
@@ -106,6 +107,8 @@ def litellm_db(litellm_database_url: str) -> str:
         _log(conn, "r9", _token("k-u-team-own"), 1.0, recent, user="u-team")
         _log(conn, "r10", _token("k-old"), 100.0, NOW - 20 * day, user="u-personal")  # 400 were deleted
         _log(conn, "r11", "litellm_proxy_master_key", 3.0, recent, user="default_user_id")
+    with psycopg.connect(litellm_database_url, autocommit=True) as conn:
+        migrate(conn)  # llmusage's own schema only: LiteLLM's tables are left as they are
     return litellm_database_url
 
 
@@ -168,7 +171,7 @@ def test_apply_blocks_only_over_budget_keys_and_teams_and_respects_a_persons_unb
             r[0] for r in conn.execute('SELECT key_alias FROM "LiteLLM_VerificationToken" WHERE blocked')
         }
         by_person = conn.execute(
-            """SELECT count(*) FROM llmusage_budget_events WHERE action = 'unflagged' AND detail ->> 'by' = 'person'"""
+            """SELECT count(*) FROM llmusage.budget_events WHERE action = 'unflagged' AND detail ->> 'by' = 'person'"""
         ).fetchone()
     assert still == {"k-row"}
     assert by_person == (1,)

@@ -58,7 +58,7 @@ def test_warehouse_budget_status_is_the_saved_reconciliation(database_url: str, 
     write_back(database_url, result)
     with psycopg.connect(database_url) as conn:
         written = set(
-            conn.execute("SELECT entity_type, entity_id, status FROM llmusage_budget_status").fetchall()
+            conn.execute("SELECT entity_type, entity_id, status FROM llmusage.budget_status").fetchall()
         )
         conn.execute('UPDATE "LiteLLM_TeamTable" SET max_budget = NULL')  # no team is over budget any more
     assert written == set(rows.select(*KEYS, "status").iter_rows())

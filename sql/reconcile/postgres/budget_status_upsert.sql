@@ -1,5 +1,5 @@
 -- Record an entity's current budget status (one row per entity).
-INSERT INTO llmusage_budget_status (
+INSERT INTO llmusage.budget_status (
     entity_type, entity_id, name, status, ledger_spend, recorded_spend, drift, max_budget, utilization,
     first_exceeded_at, budget_duration, window_start, top_models, flagged, updated_at
 ) VALUES (

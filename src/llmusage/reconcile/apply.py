@@ -6,7 +6,7 @@
 - A flag is lifted only where the marker says llmusage set it, once the entity is back under budget
   (budget raised, spend reset, window rolled over). A block without the marker is a person's and is
   never lifted.
-- `llmusage_budget_status` holds every entity's current status (upserted); `llmusage_budget_events`
+- `llmusage.budget_status` holds every entity's current status (upserted); `llmusage.budget_events`
   gets one row per status change and one per flag set or lifted or spend repaired, so a re-run with
   nothing changed writes no event.
 - On a LiteLLM database: `litellm_writeback`'s rules (keys and teams only, current period, a person's

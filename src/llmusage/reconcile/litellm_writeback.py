@@ -5,7 +5,7 @@
 - A key or team is blocked when it is `exceeded` in its **current** budget period, and the block llmusage set
   is lifted when it is no longer (the period reset or the budget was raised).
 - llmusage writes nothing into LiteLLM's rows but `blocked`: which blocks are its own is recorded in
-  `llmusage_budget_status` (`flagged`, with the period `window_start`). A block that llmusage did not set is
+  `llmusage.budget_status` (`flagged`, with the period `window_start`). A block that llmusage did not set is
   a person's, never lifted. A block llmusage set that is found lifted was lifted by a person: that is
   recorded (an `unflagged` event with `by: person` and the period) and respected, the entity is not
   blocked again within that period.

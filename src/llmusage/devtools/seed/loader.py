@@ -21,6 +21,7 @@ from typing import LiteralString
 import numpy as np
 import polars as pl
 import psycopg
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from llmusage.devtools.seed.accounts import Anomaly, entity_spend, plant_anomalies, set_budgets, write_spend
@@ -121,7 +122,8 @@ def seed(
             )
         # Truncating even an empty log table lets a server with wal_level=minimal skip WAL for the COPY.
         truncate = (*TABLES, *_derived_tables(conn)) if options.reset else ("LiteLLM_SpendLogs",)
-        conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in truncate) + " CASCADE")
+        names = sql.SQL(", ").join(sql.Identifier(*t.split(".")) for t in truncate)
+        conn.execute(sql.SQL("TRUNCATE {} CASCADE").format(names))
         _insert_entities(conn, org)
         copy_started = time.perf_counter()
         deferred = connect is not None and options.logs >= BULK_THRESHOLD
@@ -159,7 +161,7 @@ def seed(
 
 def _derived_tables(conn: psycopg.Connection) -> tuple[str, ...]:
     """Tables that describe the data a reset replaces (reconciliation's statuses and events)."""
-    names = ("llmusage_budget_status", "llmusage_budget_events")
+    names = ("llmusage.budget_status", "llmusage.budget_events")
     return tuple(n for n in names if _table_exists(conn, n))
 
 

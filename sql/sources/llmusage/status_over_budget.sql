@@ -1,4 +1,4 @@
--- Entities whose recorded spend is at or over their max_budget, worst first.
+-- Entities whose recorded spend is at or over their max_budget, worst first (llmusage flavour).
 SELECT entity_type, entity_id, name, spend, max_budget
 FROM (
     SELECT 'key' AS entity_type, token AS entity_id, COALESCE(key_alias, key_name, token) AS name, spend, max_budget
