@@ -330,6 +330,9 @@ def _combine(
     drift_slack = ABS_TOLERANCE + TOLERANCE * pl.max_horizontal(
         pl.col("recorded_spend").abs(), pl.col("ledger_spend").abs()
     )
+    ledger_or_kept = (
+        pl.when(pl.col("retained")).then(pl.col("recorded_spend")).otherwise(pl.col("ledger_spend"))
+    )
     entities = (
         joined.with_columns(
             ledger_spend=ledger_spend,
@@ -340,25 +343,6 @@ def _combine(
         .with_columns(
             name=pl.col("name").fill_null(pl.col("entity_id")),
             drift=pl.col("recorded_spend") - pl.col("ledger_spend"),
-            utilization=pl.when(budget > 0).then(pl.col("ledger_spend") / budget),
-            status=pl.when(~pl.col("exists"))
-            .then(pl.lit("orphaned"))
-            .when(budget.is_null())
-            .then(pl.lit("ok"))
-            .when(
-                pl.when(pl.col("entity_type").is_in(strict))
-                .then(pl.col("ledger_spend") > budget + slack)
-                .otherwise(pl.col("ledger_spend") >= budget - slack)
-            )
-            .then(pl.lit("exceeded"))
-            .when(pl.col("ledger_spend") >= budget * threshold - slack)
-            .then(pl.lit("warning"))
-            .when(
-                pl.col("soft_budget").is_not_null()
-                & (pl.col("ledger_spend") >= pl.col("soft_budget") - slack)
-            )
-            .then(pl.lit("warning"))
-            .otherwise(pl.lit("ok")),
             blocked=pl.col("blocked").fill_null(False),
             flagged=pl.col("flagged").fill_null(False),
         )
@@ -370,9 +354,32 @@ def _combine(
             .then(pl.lit("retention"))
             .otherwise(pl.lit("unexplained")),
         )
-        .with_columns(drift_ok=pl.col("within") | (pl.col("drift_cause") == "retention"))
+        .with_columns(
+            drift_ok=pl.col("within") | (pl.col("drift_cause") == "retention"),
+            # spend retention deleted is in the counter, not in the ledger: judge the budget on the counter
+            retained=pl.col("drift_cause").fill_null("") == "retention",
+        )
+        .with_columns(spent=ledger_or_kept)
+        .with_columns(
+            utilization=pl.when(budget > 0).then(pl.col("spent") / budget),
+            status=pl.when(~pl.col("exists"))
+            .then(pl.lit("orphaned"))
+            .when(budget.is_null())
+            .then(pl.lit("ok"))
+            .when(
+                pl.when(pl.col("entity_type").is_in(strict))
+                .then(pl.col("spent") > budget + slack)
+                .otherwise(pl.col("spent") >= budget - slack)
+            )
+            .then(pl.lit("exceeded"))
+            .when(pl.col("spent") >= budget * threshold - slack)
+            .then(pl.lit("warning"))
+            .when(pl.col("soft_budget").is_not_null() & (pl.col("spent") >= pl.col("soft_budget") - slack))
+            .then(pl.lit("warning"))
+            .otherwise(pl.lit("ok")),
+        )
     )
-    return entities.drop("exists", "within", "history_complete")
+    return entities.drop("exists", "within", "history_complete", "retained", "spent")
 
 
 def _first_exceeded(
