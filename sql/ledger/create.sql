@@ -1,4 +1,4 @@
--- The migration ledger, created inside the transaction of the first migration recorded, so a failed first
+-- The migration ledger, created inside the transaction of the first migration, so a failed first
 -- migration leaves none behind.
 CREATE TABLE llmusage.schema_migrations (
     version INTEGER PRIMARY KEY,

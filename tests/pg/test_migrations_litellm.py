@@ -4,6 +4,7 @@ nothing, and a failure leaves the database as it was (no schema, no ledger)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -81,7 +82,7 @@ def test_failure_on_litellm_leaves_nothing_behind(litellm_url: str, tmp_path: Pa
         '-- flavour: llmusage\nCREATE TABLE "LiteLLM_OrganizationTable" (a INT);'
     )
     (tmp_path / "0002_broken.sql").write_text(
-        "-- flavour: both\nCREATE SCHEMA IF NOT EXISTS llmusage;\nCREATE TABLE llmusage.half (a INT);\n"
+        "-- flavour: both\nCREATE TABLE llmusage.half (a INT);\n"
         "ALTER TABLE llmusage.missing ADD COLUMN x INT;"
     )
     with psycopg.connect(litellm_url) as conn:
@@ -98,7 +99,7 @@ def test_failure_on_litellm_leaves_nothing_behind(litellm_url: str, tmp_path: Pa
 
 def test_litellm_only_migration_added_later_is_recorded_as_skipped(litellm_url: str, tmp_path: Path) -> None:
     (tmp_path / "0001_own.sql").write_text(
-        "-- flavour: both\nCREATE SCHEMA IF NOT EXISTS llmusage;\nCREATE TABLE llmusage.t (a INT);"
+        "-- flavour: both\nCREATE TABLE llmusage.t (a INT);  -- the runner has created the schema"
     )
     with psycopg.connect(litellm_url, autocommit=True) as conn:
         first = migrations.run(conn, tmp_path)
@@ -128,3 +129,28 @@ def test_leftover_empty_ledger_of_the_old_failure_is_taken_over(litellm_url: str
         assert run.notes == [f"moved the migration ledger {ledger.OLD_LEDGER} to {ledger.LEDGER}"]
         assert catalog_fingerprint(conn, "public") == clean
         assert _own_schema(conn) == (True, True, False)
+
+
+def test_least_privilege_role_with_a_schema_made_by_the_dba(litellm_url: str) -> None:
+    # Production setup: the DBA creates the schema `llmusage` for llmusage's role, which may read LiteLLM's
+    # tables and create in public (0004's tables, moved by 0005) but has no CREATE on the database.
+    role = f"llmusage_migrator_{os.getpid()}"
+    with psycopg.connect(litellm_url, autocommit=True) as admin:
+        admin.execute(f"DROP ROLE IF EXISTS {role}")  # type: ignore[arg-type]
+        admin.execute(f"CREATE ROLE {role} LOGIN")  # type: ignore[arg-type]
+        try:
+            admin.execute(f"CREATE SCHEMA llmusage AUTHORIZATION {role}")  # type: ignore[arg-type]
+            admin.execute(f"GRANT CREATE ON SCHEMA public TO {role}")  # type: ignore[arg-type]
+            admin.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")  # type: ignore[arg-type]
+            with psycopg.connect(litellm_url, user=role, autocommit=True) as conn:
+                assert conn.execute(
+                    "SELECT has_database_privilege(current_database(), 'CREATE')"
+                ).fetchone() == (False,)
+                run = migrations.run(conn)
+                assert [m.version for m in run.applied] == [4, 5] and not run.created_schema
+                assert [(a.version, a.outcome) for a in migrations.applied(conn)][-1] == (5, "applied")
+        finally:
+            admin.execute("DROP SCHEMA IF EXISTS llmusage CASCADE")
+            admin.execute(f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {role}")  # type: ignore[arg-type]
+            admin.execute(f"REVOKE ALL ON SCHEMA public FROM {role}")  # type: ignore[arg-type]
+            admin.execute(f"DROP ROLE {role}")  # type: ignore[arg-type]

@@ -101,14 +101,19 @@ def move_old(conn: psycopg.Connection) -> str | None:
         ) from exc
 
 
-def record(conn: psycopg.Connection, version: int, name: str, checksum: str, outcome: str) -> None:
-    """Record a migration, creating the schema and the ledger if this is the first record.
+def ensure(conn: psycopg.Connection) -> None:
+    """Create the schema `llmusage` and the ledger where missing (an existing schema is used as it is).
 
-    Called inside the migration's own transaction, so the ledger never exists without a record in it.
+    Called inside the transaction of a migration, before its SQL (which may then rely on the schema), so
+    a migration that fails leaves no schema and no ledger behind.
     """
     where = locate(conn)
     if not where.schema:
         conn.execute(load("ledger/create_schema.sql"))
     if not where.ledger:
         conn.execute(load("ledger/create.sql"))
+
+
+def record(conn: psycopg.Connection, version: int, name: str, checksum: str, outcome: str) -> None:
+    """Record a migration, in the transaction that applied it (or decided to skip it), after `ensure`."""
     conn.execute(load("ledger/record.sql"), (version, name, checksum, outcome))

@@ -10,12 +10,12 @@ applies. On a LiteLLM database, LiteLLM owns its tables: a migration of the llmu
 run but recorded as `skipped` (so it is never pending there), and the both-flavour ones apply.
 
 Each migration runs in its own transaction together with its record, so a failing one leaves nothing of
-itself behind; the schema `llmusage` and the ledger (`pg.ledger`) are created in the transaction of the
-first record, so a database whose first migration fails is left as it was. Skips are recorded in the
-transaction of the next applied migration (or alone at the end). Before applying anything, every recorded
-migration's checksum (of the text below the header line) is compared with its file: an edited migration
-stops the run (the fix is a new migration, never an edit). A session-level advisory lock makes concurrent
-runs wait for each other instead of racing.
+itself behind. The schema `llmusage` and the ledger (`pg.ledger`) are created in the transaction of the
+first migration, before its SQL (every migration may rely on the schema), so a database whose first
+migration fails is left as it was; skips are recorded in the transaction of the next applied migration (or
+alone at the end). Before applying anything, every recorded migration's checksum (of the text below the
+header line) is compared with its file: an edited migration stops the run (the fix is a new migration,
+never an edit). A session-level advisory lock makes concurrent runs wait for each other instead of racing.
 """
 
 from __future__ import annotations
@@ -168,6 +168,7 @@ def run(conn: psycopg.Connection, directory: Path | None = None) -> Run:
             done.append(migration)
         if waiting:
             with conn.transaction():
+                ledger.ensure(conn)
                 _record_skips(conn, waiting)
             skipped.extend(waiting)
         created = not had_schema and ledger.locate(conn).schema
@@ -179,6 +180,7 @@ def run(conn: psycopg.Connection, directory: Path | None = None) -> Run:
 def _apply(conn: psycopg.Connection, migration: Migration, skips: list[Migration]) -> None:
     try:
         with conn.transaction():
+            ledger.ensure(conn)
             _record_skips(conn, skips)
             conn.execute(sqlfiles.trusted(migration.sql))
             ledger.record(conn, migration.version, migration.name, migration.checksum, ledger.APPLIED)
