@@ -25,7 +25,7 @@ from llmusage.entities import KINDS, compose, entity_kind
 from llmusage.errors import LlmusageError
 from llmusage.pg.connect import connect
 from llmusage.reconcile.compute import Reconciliation
-from llmusage.reconcile.events import ApplyReport, event, number
+from llmusage.reconcile.events import ApplyReport, event, number, status_row
 from llmusage.reconcile.litellm_api import LitellmApi
 from llmusage.reconcile.litellm_writeback import write_back_litellm
 from llmusage.sources.detect import Flavour
@@ -125,19 +125,7 @@ def write_back(
                     }
                     events.append(event(base, "spend_repaired", old, status, repair))
                     report.repaired.append((label, entity))
-                statuses.append(
-                    {
-                        **base,
-                        "status": status,
-                        "drift": number(row["drift"]),
-                        "utilization": number(row["utilization"]),
-                        "first_exceeded_at": row["first_exceeded_at"],
-                        "budget_duration": row["budget_duration"],
-                        "window_start": row["window_start"],
-                        "top_models": Jsonb(row["top_models"] or []),
-                        "flagged": bool(flagged),
-                    }
-                )
+                statuses.append(status_row(base, row, bool(flagged)))
             cur.executemany(load("reconcile/postgres/budget_status_upsert.sql"), statuses)
             if events:
                 cur.executemany(load("reconcile/postgres/budget_event_insert.sql"), events)

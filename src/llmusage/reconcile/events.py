@@ -29,3 +29,19 @@ def number(value: float | None) -> float | None:
 def event(base: dict, action: str, old: str | None, new: str, detail: dict) -> dict:
     """One row of reconcile/postgres/budget_event_insert.sql."""
     return {**base, "action": action, "old_status": old, "new_status": new, "detail": Jsonb(detail)}
+
+
+def status_row(base: dict, row: dict, flagged: bool) -> dict:
+    """One row of reconcile/postgres/budget_status_upsert.sql: the entity's reconciled row, and whether
+    llmusage holds a flag on it."""
+    return {
+        **base,
+        "status": row["status"],
+        "drift": number(row["drift"]),
+        "utilization": number(row["utilization"]),
+        "first_exceeded_at": row["first_exceeded_at"],
+        "budget_duration": row["budget_duration"],
+        "window_start": row["window_start"],
+        "top_models": Jsonb(row["top_models"] or []),
+        "flagged": flagged,
+    }

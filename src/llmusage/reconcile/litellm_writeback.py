@@ -20,11 +20,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import psycopg
-from psycopg.types.json import Jsonb
 
 from llmusage.entities import KEY, TEAM, compose, entity_kind
 from llmusage.reconcile.compute import Reconciliation
-from llmusage.reconcile.events import ApplyReport, event, number
+from llmusage.reconcile.events import ApplyReport, event, number, status_row
 from llmusage.reconcile.litellm_api import LitellmApi
 from llmusage.sqlfiles import load
 
@@ -82,19 +81,7 @@ def write_back_litellm(
         if label in BLOCKABLE:
             decision = Decision(label, entity, status, period, blocked, ours, _period(ours_period), old, base)
             flagged = decision.apply(lifted, now, set_blocked, events, report)
-        statuses.append(
-            {
-                **base,
-                "status": status,
-                "drift": number(row["drift"]),
-                "utilization": number(row["utilization"]),
-                "first_exceeded_at": row["first_exceeded_at"],
-                "budget_duration": row["budget_duration"],
-                "window_start": row["window_start"],
-                "top_models": Jsonb(row["top_models"] or []),
-                "flagged": flagged,
-            }
-        )
+        statuses.append(status_row(base, row, flagged))
     return events, statuses
 
 
