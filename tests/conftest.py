@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
@@ -42,11 +42,9 @@ def server_url(request: pytest.FixtureRequest) -> str:
     return url
 
 
-@pytest.fixture(scope="session")
-def template_name(server_url: str) -> str:
-    """A migrated template database, made once per migration set and reused across runs."""
-    digest = hashlib.sha256("".join(m.checksum for m in migrations.discover()).encode()).hexdigest()[:12]
-    name = f"llmusage_tpl_{digest}"
+def _template(server_url: str, name: str, build: Callable[[psycopg.Connection], object]) -> str:
+    """Database `name` on the server, built once by `build` (on a fresh database, renamed into place when
+    done, so a half-built template is never used) and reused across runs; builders wait for each other."""
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(7243)")
         try:
@@ -55,7 +53,7 @@ def template_name(server_url: str) -> str:
                 conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(building)))
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(building)))
                 with psycopg.connect(with_database(server_url, building), autocommit=True) as target:
-                    migrations.migrate(target)
+                    build(target)
                 conn.execute(
                     sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
                         sql.Identifier(building), sql.Identifier(name)
@@ -67,26 +65,18 @@ def template_name(server_url: str) -> str:
 
 
 @pytest.fixture(scope="session")
+def template_name(server_url: str) -> str:
+    """A migrated template database, made once per migration set and reused across runs."""
+    digest = hashlib.sha256("".join(m.checksum for m in migrations.discover()).encode()).hexdigest()[:12]
+    return _template(server_url, f"llmusage_tpl_{digest}", migrations.migrate)
+
+
+@pytest.fixture(scope="session")
 def litellm_template_name(server_url: str) -> str:
     """A template database with LiteLLM's schema, built by LiteLLM's own migrations (no rows)."""
-    name = f"llmusage_tpl_litellm_{litellm_version().replace('.', '_')}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute("SELECT pg_advisory_lock(7244)")
-        try:
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-                building = f"{name}_building_{os.getpid()}"
-                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(building)))
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(building)))
-                with psycopg.connect(with_database(server_url, building), autocommit=True) as target:
-                    create_litellm_schema(target)
-                conn.execute(
-                    sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
-                        sql.Identifier(building), sql.Identifier(name)
-                    )
-                )
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(7244)")
-    return name
+    return _template(
+        server_url, f"llmusage_tpl_litellm_{litellm_version().replace('.', '_')}", create_litellm_schema
+    )
 
 
 @pytest.fixture(scope="module")

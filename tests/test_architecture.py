@@ -27,7 +27,7 @@ LOADED_BY_PATTERN = {
 """Loaded through a pattern: one query per dimension table and flavour (`lake/dims.py` loads
 `sources/{flavour}/dim_{table}.sql`), and LiteLLM's entities per kind (`reconcile/snapshot.py`)."""
 PER_FLAVOUR = ("spend_logs_range", "spend_logs_day_fingerprints", "spend_logs_span", "newest_spend_log",
-               "tail_grain", "tail_logs", "spend_state", "status_over_budget", "status_spend_summary")  # fmt: skip
+               "spend_state", "status_over_budget", "status_spend_summary")  # fmt: skip
 """Queries loaded by flavour (`sources/{flavour}/<name>.sql`): each flavour must have every one."""
 
 

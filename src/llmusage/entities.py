@@ -15,10 +15,11 @@ ledger and budget); where the gateway honours a `blocked` column, llmusage also 
 the marker is a person's and is never lifted by llmusage. Users and organizations have no `blocked`
 column: the llmusage proxy refuses them on the marker alone.
 
-The organization rule: a log's organization is its team's organization, else its user's (llmusage flavour).
-Reconciliation's DuckDB SQL takes it from one macro (`sql/reconcile/duckdb/log_organization.sql`); the
-PostgreSQL queries and the warehouse's `spend_lines` spell it `COALESCE(team.organization_id,
-user.organization_id)`.
+The organization rule: a log's organization is its team's organization, else its user's (llmusage flavour;
+a LiteLLM log carries its own `organization_id`). The normalized spend log applies it once, in each
+flavour's query (`sql/sources/<flavour>/spend_logs_range.sql`), which the lake and reconciliation's tail
+both read; only the llmusage proxy's window spend (`sql/proxy/window_spend_organization.sql`) and its
+spend write spell it again, in their own SQL.
 
 Names that vary per kind are composed into SQL with `psycopg.sql.Identifier` (see `identifier`), never
 formatted in as text: `compose` fills a per-kind template (one SQL file for all four kinds, such as

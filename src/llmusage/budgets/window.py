@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from llmusage.errors import LlmusageError
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w|mo)\s*$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _EPOCH = datetime(1970, 1, 1)
 
 
@@ -41,7 +41,7 @@ def window_start(duration: str, now: datetime, anchor: datetime | None = None) -
         months = now.year * 12 + now.month - 1
         start = months - months % count
         return datetime(start // 12, start % 12 + 1, 1)
-    seconds = count * _UNITS[unit]
+    seconds = count * UNIT_SECONDS[unit]
     if seconds % 3600:
         raise LlmusageError(f"budget_duration {duration!r} is not a whole number of hours")
     length = timedelta(seconds=seconds)

@@ -28,7 +28,6 @@ def reconcile(apply_: bool, repair_spend: bool, threshold: float, fmt: str, show
     """Reconcile every key, user, team and organization against its logs and its budget."""
     from llmusage.pg.connect import resolve_url
     from llmusage.reconcile import ReconcileOptions, reconcile, write_back
-    from llmusage.reconcile.apply import REPAIR_REFUSED
     from llmusage.reconcile.compute import to_json_rows
     from llmusage.reconcile.litellm_api import CACHE_DELAY, LitellmApi
     from llmusage.reconcile.store import save
@@ -40,13 +39,12 @@ def reconcile(apply_: bool, repair_spend: bool, threshold: float, fmt: str, show
     url = resolve_url(settings)
     result = reconcile(url, settings.lake_dir, ReconcileOptions(threshold=threshold))
     litellm = result.flavour is Flavour.LITELLM
-    if litellm and repair_spend:
-        raise LlmusageError(REPAIR_REFUSED)
-    save(result, settings.reconcile_dir)  # the verdict the warehouse's budget_status shows
     api = None
     if litellm and settings.litellm_url and settings.litellm_master_key:
         api = LitellmApi(settings.litellm_url, settings.litellm_master_key)
+    # a refused write-back (e.g. --repair-spend on a LiteLLM database) leaves nothing written, not even the verdict
     applied = write_back(url, result, repair_spend=repair_spend, litellm_api=api) if apply_ else None
+    save(result, settings.reconcile_dir)  # the verdict the warehouse's budget_status shows
     if applied and litellm:
         how = f"through LiteLLM's API at {settings.litellm_url}" if api else f"in the table: {CACHE_DELAY}"
         click.echo(f"LiteLLM database: keys and teams blocked and unblocked {how}", err=True)

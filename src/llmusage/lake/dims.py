@@ -16,7 +16,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from llmusage.lake.layout import DIM_TABLES, aside_path, dim_path, dims_dir, flavour_path
-from llmusage.sqlfiles import load
 
 
 def snapshot_dims(url: str, lake_dir: Path) -> dict[str, int]:
@@ -29,17 +28,17 @@ def snapshot_dims(url: str, lake_dir: Path) -> dict[str, int]:
     from llmusage.sources.spend_logs import spend_log_source
 
     with connect(url) as conn:
-        flavour = spend_log_source(conn).flavour.value
+        source = spend_log_source(conn)
     with ArrowSession(url) as session:
         for name in DIM_TABLES:
-            with session.query(load(f"sources/{flavour}/dim_{name}.sql")) as batches:
+            with session.query(source.query(f"dim_{name}")) as batches:
                 table = _normalize(batches.read_all())
             target = dim_path(lake_dir, name)
             aside = aside_path(target)
             pq.write_table(table, aside, compression="zstd")
             os.replace(aside, target)
             counts[name] = table.num_rows
-    flavour_path(lake_dir).write_text(flavour + "\n")
+    flavour_path(lake_dir).write_text(source.flavour.value + "\n")
     return counts
 
 

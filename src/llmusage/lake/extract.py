@@ -249,37 +249,31 @@ def _extract_group(
 def normalize(batch: pa.RecordBatch) -> pa.RecordBatch:
     """Lake types: JSON as text, times as UTC timestamps (µs), and `tags` (a list) after `metadata`,
     from the metadata's `tags` (llmusage flavour) or the `request_tags` JSON list (LiteLLM's)."""
+    columns = {name: _plain(column) for name, column in zip(batch.schema.names, batch.columns, strict=True)}
+    request_tags = columns.pop("request_tags", None)
     arrays: list[pa.Array] = []
     fields: list[pa.Field] = []
-    names = batch.schema.names
-    for name, column in zip(names, batch.columns, strict=True):
-        if isinstance(column.type, pa.BaseExtensionType):
-            column = column.storage
-        if pa.types.is_large_string(column.type):
-            column = column.cast(pa.string())
+    for name, column in columns.items():
         if name in TIMESTAMP_COLUMNS:
             if pa.types.is_null(column.type):
                 column = pa.nulls(len(column), pa.timestamp("us", tz="UTC"))
             elif column.type.tz is None:
                 column = column.cast(pa.timestamp("us", tz="UTC"))
-        if name == "request_tags":
-            continue
         arrays.append(column)
         fields.append(pa.field(name, column.type))
         if name == "metadata":
-            if "request_tags" in names:
-                tags = tags_from_json_list(_as_string(batch.column(names.index("request_tags"))))
-            else:
-                tags = tags_from_metadata(column)
-            arrays.append(tags)
+            arrays.append(
+                tags_from_metadata(column) if request_tags is None else tags_from_json_list(request_tags)
+            )
             fields.append(pa.field("tags", TAGS_TYPE))
     return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
 
 
-def _as_string(column: pa.Array) -> pa.Array:
+def _plain(column: pa.Array) -> pa.Array:
+    """The column without ADBC's extension type, large strings as strings."""
     if isinstance(column.type, pa.BaseExtensionType):
         column = column.storage
-    return column.cast(pa.string())
+    return column.cast(pa.string()) if pa.types.is_large_string(column.type) else column
 
 
 @dataclass

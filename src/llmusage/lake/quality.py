@@ -29,6 +29,7 @@ import polars as pl
 from llmusage.errors import LlmusageError
 from llmusage.lake.dims import read_flavour
 from llmusage.lake.layout import dim_path, partition_files
+from llmusage.sources.detect import Flavour
 
 PRICE_TOLERANCE = 1e-6  # relative, plus a micro-dollar absolute
 KEY_MOSTLY = 0.99
@@ -82,7 +83,7 @@ def _prepare(logs: pl.DataFrame, lake_dir: Path, first: date, last: date) -> pl.
         .sort("model", "input_cost", nulls_last=True)
         .unique(subset="model", keep="first", maintain_order=True)
     )
-    litellm = read_flavour(lake_dir) == "litellm"
+    litellm = read_flavour(lake_dir) == Flavour.LITELLM.value
     start = datetime.combine(first, datetime.min.time())
     end = datetime.combine(last + timedelta(days=1), datetime.min.time())
     created = pl.col("event_time").cast(pl.Datetime("us")) if logs.height else pl.col("event_time")

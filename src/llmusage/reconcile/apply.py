@@ -25,7 +25,7 @@ from llmusage.entities import KINDS, compose, entity_kind
 from llmusage.errors import LlmusageError
 from llmusage.pg.connect import connect
 from llmusage.reconcile.compute import Reconciliation
-from llmusage.reconcile.events import ApplyReport, event, number, status_row
+from llmusage.reconcile.events import ApplyReport, event, event_base, number, status_row
 from llmusage.reconcile.litellm_api import LitellmApi
 from llmusage.reconcile.litellm_writeback import write_back_litellm
 from llmusage.sources.detect import Flavour
@@ -74,14 +74,7 @@ def write_back(
             for row in result.entities.iter_rows(named=True):
                 label, entity, status = row["entity_type"], row["entity_id"], row["status"]
                 kind = entity_kind(label)
-                base = {
-                    "entity_type": label,
-                    "entity_id": entity,
-                    "name": row["name"],
-                    "ledger_spend": number(row["ledger_spend"]),
-                    "recorded_spend": number(row["recorded_spend"]),
-                    "max_budget": number(row["max_budget"]),
-                }
+                base = event_base(row)
                 old = previous.get((label, entity))
                 if old != status:
                     events.append(

@@ -108,7 +108,6 @@ def reconcile(url: str, lake_dir: Path, options: ReconcileOptions | None = None)
         duck.execute("SET enable_progress_bar = false")
         windows = _windows(snapshot, as_of)
         _register(duck, snapshot, windows)
-        duck.execute(load("reconcile/duckdb/attribution.sql"))
         bounds = [cutoff or datetime(1, 1, 1)]
         duck.register(
             "bounds", pa.table({"cutoff": bounds}, schema=pa.schema([("cutoff", pa.timestamp("us"))]))
@@ -132,7 +131,7 @@ def reconcile(url: str, lake_dir: Path, options: ReconcileOptions | None = None)
         entities = _combine(snapshot, ledger, options.threshold, windows, history_start)
         crossed = _first_exceeded(duck, entities, partitions, cutoff_day, snapshot)
         tail_rows = int(pc.sum(snapshot.tail_grain.column("requests")).as_py() or 0)
-        flavour = snapshot.flavour
+        flavour = snapshot.source.flavour
     if crossed.height:
         entities = entities.join(crossed, on=["entity_type", "entity_id"], how="left")
     else:
@@ -232,7 +231,7 @@ Windows = dict[tuple[str, str], tuple[str, datetime]]  # (kind, id) -> (budget_d
 def _windows(snapshot: Snapshot, as_of: datetime) -> Windows:
     """The current budget period of every entity whose budget has one (llmusage.sources.periods)."""
     found: Windows = {}
-    litellm = snapshot.flavour is Flavour.LITELLM
+    litellm = snapshot.source.flavour is Flavour.LITELLM
     for kind in Kind:
         for row in snapshot.entities[kind]:
             window = period(row, litellm, as_of)
@@ -322,7 +321,7 @@ def _combine(
     recorded = pl.DataFrame(records, schema=_RECORDED)
     # LiteLLM refuses a team only once its spend is over the budget (`>`), a key, user or organization once
     # it reaches it (`>=`): auth_checks.common_checks. The llmusage proxy refuses all at `>=`.
-    strict = [Kind.TEAM.value] if snapshot.flavour is Flavour.LITELLM else []
+    strict = [Kind.TEAM.value] if snapshot.source.flavour is Flavour.LITELLM else []
     joined = recorded.join(ledger, on=["entity_type", "entity_id"], how="full", coalesce=True)
     ledger_spend = pl.col("ledger_spend").fill_null(0.0)
     budget = pl.col("max_budget")

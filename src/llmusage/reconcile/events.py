@@ -45,3 +45,15 @@ def status_row(base: dict, row: dict, flagged: bool) -> dict:
         "top_models": Jsonb(row["top_models"] or []),
         "flagged": flagged,
     }
+
+
+def event_base(row: dict) -> dict:
+    """The fields every event and status row of an entity share, from its reconciled row."""
+    return {
+        "entity_type": row["entity_type"],
+        "entity_id": row["entity_id"],
+        "name": row["name"],
+        "ledger_spend": number(row["ledger_spend"]),
+        "recorded_spend": number(row["recorded_spend"]),
+        "max_budget": number(row["max_budget"]),
+    }

@@ -23,7 +23,7 @@ import psycopg
 
 from llmusage.entities import KEY, TEAM, compose, entity_kind
 from llmusage.reconcile.compute import Reconciliation
-from llmusage.reconcile.events import ApplyReport, event, number, status_row
+from llmusage.reconcile.events import ApplyReport, event, event_base, number, status_row
 from llmusage.reconcile.litellm_api import LitellmApi
 from llmusage.sqlfiles import load
 
@@ -62,14 +62,7 @@ def write_back_litellm(
     for row in result.entities.iter_rows(named=True):
         label, entity, status = row["entity_type"], row["entity_id"], row["status"]
         period = _period(row["window_start"])
-        base = {
-            "entity_type": label,
-            "entity_id": entity,
-            "name": row["name"],
-            "ledger_spend": number(row["ledger_spend"]),
-            "recorded_spend": number(row["recorded_spend"]),
-            "max_budget": number(row["max_budget"]),
-        }
+        base = event_base(row)
         old, ours, ours_period = previous.get((label, entity), (None, False, None))
         if old != status:
             events.append(

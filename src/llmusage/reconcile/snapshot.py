@@ -17,9 +17,9 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from llmusage.entities import KINDS, EntityKind, Kind, compose
-from llmusage.errors import LlmusageError
 from llmusage.pg.connect import connect
-from llmusage.sources.detect import Flavour, detect
+from llmusage.sources.detect import Flavour
+from llmusage.sources.spend_logs import SpendLogSource, spend_log_source
 from llmusage.sqlfiles import load
 
 GRAIN_SCHEMA = pa.schema(
@@ -57,7 +57,7 @@ def _table(rows: list[tuple], schema: pa.Schema) -> pa.Table:
 
 @dataclass
 class Snapshot:
-    flavour: Flavour
+    source: SpendLogSource  # the flavour's spend log queries
     entities: dict[Kind, list[dict]]  # kind -> rows of sources/<flavour>/entities*.sql for it
     tail_grain: pa.Table  # GRAIN_SCHEMA: the logs from the cutoff on, summed
     taken_at: datetime  # the database's clock at the snapshot, naive UTC
@@ -66,19 +66,20 @@ class Snapshot:
 
     def oldest_log(self) -> datetime | None:
         """The oldest log's event time in the database (one index probe), in the snapshot."""
-        row = self._conn.execute(load(f"sources/{self.flavour.value}/spend_logs_span.sql")).fetchone()
-        return row[0] if row else None
+        return self.source.span(self._conn)[0]
 
     def tail_logs(self, days: set[date], entities: dict[str, set[str]]) -> pa.Table:
         """LOG_SCHEMA rows from the cutoff on, on `days`, that count for any of `entities` (kind -> ids)."""
         if not days or not any(entities.values()):
             return _table([], LOG_SCHEMA)
         params = {
-            "cutoff": self.cutoff,
             "days": sorted(days),
             **{f"{kind.label}s": sorted(entities.get(kind.label, ())) for kind in KINDS},
         }
-        rows = self._conn.execute(load(f"sources/{self.flavour.value}/tail_logs.sql"), params).fetchall()
+        query = sql.SQL(load("reconcile/postgres/tail_logs.sql")).format(
+            logs=_logs_since(self.source, self.cutoff)
+        )
+        rows = self._conn.execute(query, params).fetchall()
         return _table(rows, LOG_SCHEMA)
 
 
@@ -91,26 +92,29 @@ def open_snapshot(url: str, cutoff: datetime | None) -> Iterator[Snapshot]:
         conn.read_only = True
         with conn.transaction():
             now = conn.execute("SELECT (now() AT TIME ZONE 'UTC')").fetchone()
-            flavour = detect(conn).flavour
-            if flavour is Flavour.EMPTY:
-                raise LlmusageError(
-                    'the database has no "LiteLLM_SpendLogs" table; run `llmusage db migrate`'
-                )
+            source = spend_log_source(conn)
             entities: dict[Kind, list[dict]] = {}
             with conn.cursor(row_factory=dict_row) as cur:
                 for kind in KINDS:
-                    entities[kind.kind] = cur.execute(_entities_query(flavour, kind)).fetchall()
-            grain = conn.execute(
-                load(f"sources/{flavour.value}/tail_grain.sql"), {"cutoff": since}
-            ).fetchall()
+                    entities[kind.kind] = cur.execute(_entities_query(source.flavour, kind)).fetchall()
+            tail = sql.SQL(load("reconcile/postgres/tail_grain.sql")).format(logs=_logs_since(source, since))
+            grain = conn.execute(tail).fetchall()
             yield Snapshot(
-                flavour=flavour,
+                source=source,
                 entities=entities,
                 tail_grain=_table(grain, GRAIN_SCHEMA),
                 taken_at=now[0] if now else datetime.utcnow(),
                 cutoff=since,
                 _conn=conn,
             )
+
+
+_END_OF_TIME = datetime(9999, 12, 31)
+
+
+def _logs_since(source: SpendLogSource, cutoff: datetime) -> sql.Composed:
+    """The flavour's normalized logs from `cutoff` on (as the extract reads them)."""
+    return source.range_sql(cutoff, _END_OF_TIME)
 
 
 def _entities_query(flavour: Flavour, kind: EntityKind) -> sql.Composable:

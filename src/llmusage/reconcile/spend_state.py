@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from llmusage.pg.connect import connect
 from llmusage.sources.spend_logs import spend_log_source
-from llmusage.sqlfiles import load
 
 
 def spend_state(url: str, threshold: float = 0.8) -> dict[str, object]:
     with connect(url) as conn:
-        flavour = spend_log_source(conn).flavour.value
-        row = conn.execute(load(f"sources/{flavour}/spend_state.sql"), {"threshold": threshold}).fetchone()
+        source = spend_log_source(conn)
+        row = conn.execute(source.query("spend_state"), {"threshold": threshold}).fetchone()
     newest, at_threshold = row if row else (None, 0)
     return {"newest_log": newest.isoformat() if newest else None, "at_threshold": int(at_threshold)}

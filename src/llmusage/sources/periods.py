@@ -16,9 +16,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from llmusage.budgets.window import entity_window, parse_duration, window_start
-
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+from llmusage.budgets.window import UNIT_SECONDS, entity_window, parse_duration, window_start
 
 
 def months_before(moment: datetime, months: int) -> datetime:
@@ -36,17 +34,15 @@ def litellm_period_start(
 ) -> datetime:
     """Start (naive UTC) of the period a LiteLLM counter with this duration and next reset covers."""
     count, unit = parse_duration(duration)
-    if reset_at is None:
-        return (
-            window_start(duration, as_of, created_at)
-            if unit == "mo" or count * _SECONDS[unit] % 3600 == 0
-            else as_of
-        )
+    if reset_at is None:  # never reset: from creation, hour-anchored; a sub-hour duration starts now
+        if unit != "mo" and count * UNIT_SECONDS[unit] % 3600:
+            return as_of
+        return window_start(duration, as_of, created_at)
     if unit == "mo":
         return months_before(reset_at, count)
     if (count, unit) == (30, "d"):  # LiteLLM resets a 30d budget on the 1st: one calendar month
         return months_before(reset_at, 1)
-    return reset_at - timedelta(seconds=count * _SECONDS[unit])
+    return reset_at - timedelta(seconds=count * UNIT_SECONDS[unit])
 
 
 def period(row: dict, litellm: bool, as_of: datetime) -> tuple[str, datetime] | None:

@@ -68,21 +68,23 @@ class SpendLogSource:
     def query(self, name: str) -> LiteralString:
         return load(f"sources/{self.flavour.value}/{name}.sql")
 
-    def range_query(
-        self, conn: psycopg.Connection, since: datetime, until: datetime, with_payload: bool
-    ) -> str:
-        """The normalized logs with event time in [since, until), as text (bounds quoted by psycopg)."""
+    def range_sql(self, since: datetime, until: datetime, with_payload: bool = False) -> sql.Composed:
+        """The normalized logs with event time in [since, until) (bounds as literals, see the SQL file)."""
         payload = sql.SQL("")
         if with_payload:
             payload = sql.SQL("").join(
                 sql.SQL(", CAST(l.{c} AS text) AS {c}").format(c=sql.Identifier(c))
                 for c in self.payload_columns
             )
-        return (
-            sql.SQL(self.query("spend_logs_range"))
-            .format(payload=payload, since=sql.Literal(since), until=sql.Literal(until))
-            .as_string(conn)
+        return sql.SQL(self.query("spend_logs_range")).format(
+            payload=payload, since=sql.Literal(since), until=sql.Literal(until)
         )
+
+    def range_query(
+        self, conn: psycopg.Connection, since: datetime, until: datetime, with_payload: bool
+    ) -> str:
+        """`range_sql` as text, for ADBC (which streams COPY only for a query without bind parameters)."""
+        return self.range_sql(since, until, with_payload).as_string(conn)
 
     def fingerprints(
         self, conn: psycopg.Connection, since: datetime, until: datetime
