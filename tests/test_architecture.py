@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from llmusage.config import sql_dir
-from llmusage.entities import KINDS
+from llmusage.entities import KINDS, LITELLM_BUDGET_ONLY
 from llmusage.lake.layout import DIM_TABLES
 from support.db import ROOT
 
@@ -23,9 +23,11 @@ FLAVOURS = ("llmusage", "litellm")
 LOADED_BY_PATTERN = {
     *(f"sources/{flavour}/dim_{table}.sql" for flavour in FLAVOURS for table in DIM_TABLES),
     *(f"sources/litellm/entities_{kind.label}.sql" for kind in KINDS),
+    *(f"sources/litellm/entities_{label}.sql" for label in LITELLM_BUDGET_ONLY),
 }
 """Loaded through a pattern: one query per dimension table and flavour (`lake/dims.py` loads
-`sources/{flavour}/dim_{table}.sql`), and LiteLLM's entities per kind (`reconcile/snapshot.py`)."""
+`sources/{flavour}/dim_{table}.sql`), and LiteLLM's entities per kind, budget-only kinds included
+(`reconcile/snapshot.py`)."""
 PER_FLAVOUR = ("spend_logs_range", "spend_logs_day_fingerprints", "spend_logs_span", "newest_spend_log",
                "spend_state", "status_over_budget", "status_spend_summary")  # fmt: skip
 """Queries loaded by flavour (`sources/{flavour}/<name>.sql`): each flavour must have every one."""

@@ -21,6 +21,12 @@ flavour's query (`sql/sources/<flavour>/spend_logs_range.sql`), which the lake a
 both read; only the llmusage proxy's window spend (`sql/proxy/window_spend_organization.sql`) and its
 spend write spell it again, in their own SQL.
 
+A LiteLLM database budgets three more kinds (`LITELLM_BUDGET_ONLY`): end users
+(`LiteLLM_EndUserTable`, a log's `end_user`), tags (`LiteLLM_TagTable`, each distinct tag of a log's
+`request_tags`) and team memberships (`LiteLLM_TeamMembership`, a log's `user` in its `team_id`), each
+through its `LiteLLM_BudgetTable` row. Reconciliation reports them; llmusage never writes them back (the
+gateway's own check refuses them; llmusage blocks keys and teams only).
+
 Names that vary per kind are composed into SQL with `psycopg.sql.Identifier` (see `identifier`), never
 formatted in as text: `compose` fills a per-kind template (one SQL file for all four kinds, such as
 `sql/reconcile/postgres/flag.sql`) with the kind's table and columns.
@@ -113,6 +119,10 @@ ORGANIZATION = EntityKind(
 
 KINDS: tuple[EntityKind, ...] = (KEY, USER, TEAM, ORGANIZATION)
 """Every kind, in the order reports and reconciliation list them."""
+
+LITELLM_BUDGET_ONLY: tuple[str, ...] = ("end_user", "tag", "team_member")
+"""Kinds only a LiteLLM database budgets (see the module docstring): reconciled, never written back. A team
+membership's id is `<user_id>:<team_id>`."""
 
 _BY_NAME = {k.kind.value: k for k in KINDS}
 

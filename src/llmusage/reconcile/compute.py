@@ -13,6 +13,10 @@ tail itself. Ledgers, budget windows, top models and the day a budget was crosse
 `entity_daily` table; only a window's first day and a crossing day are read again log by log, for the entities
 concerned (`edge_*.sql`, `first_exceeded.sql`).
 
+On a LiteLLM database, end users, tags and team memberships with a budget are reconciled too, their
+ledgers read log by log (`litellm_budgets.py`); LiteLLM refuses a team, an end user or a tag only above its
+budget, everything else at it.
+
 Status: `exceeded` at or above 100% of `max_budget`, `warning` at or above the threshold (80% by
 default), else `ok`; an entity without a budget is `ok`. Spend whose key, user or team no longer
 exists is `orphaned`, kept as its own rows. Sums are compared with a tolerance (TOLERANCE relative,
@@ -31,12 +35,13 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from llmusage.entities import BLOCK_MARKER, Kind
+from llmusage.entities import BLOCK_MARKER, LITELLM_BUDGET_ONLY, Kind
 from llmusage.errors import LlmusageError
 from llmusage.lake.lag import LAG_WINDOW
 from llmusage.lake.layout import PARQUET_GLOB, spend_log_partitions
 from llmusage.lake.rollups import ensure_spend_daily
 from llmusage.lake.state import LakeState
+from llmusage.reconcile.litellm_budgets import budget_only_ledger
 from llmusage.reconcile.snapshot import Snapshot, open_snapshot
 from llmusage.sources.detect import Flavour
 from llmusage.sources.periods import period
@@ -45,6 +50,9 @@ from llmusage.sqlfiles import load
 TOLERANCE = 1e-9
 ABS_TOLERANCE = 1e-6  # USD: a millionth of a dollar
 STATUS_ORDER = {"exceeded": 0, "warning": 1, "orphaned": 2, "ok": 3}
+LITELLM_STRICT = ("team", "end_user", "tag")
+"""Kinds LiteLLM refuses only once spend is over the budget (`>`); it refuses the others at it (`>=`):
+auth_checks.common_checks and its end-user and tag checks. The llmusage proxy refuses all at `>=`."""
 
 
 @dataclass(frozen=True)
@@ -123,17 +131,29 @@ def reconcile(url: str, lake_dir: Path, options: ReconcileOptions | None = None)
         else:
             duck.execute(load("reconcile/duckdb/partial_grain_empty.sql"))
         duck.execute(load("reconcile/duckdb/entity_daily.sql"))
-        window_days = {start.date() for _, start in windows.values()}
-        _edge_days(duck, window_days, _interest(list(windows)), partitions, cutoff_day, snapshot)
+        grain_windows = {k: w for k, w in windows.items() if k[0] not in LITELLM_BUDGET_ONLY}
+        window_days = {start.date() for _, start in grain_windows.values()}
+        _edge_days(duck, window_days, _interest(list(grain_windows)), partitions, cutoff_day, snapshot)
         duck.execute(load("reconcile/duckdb/in_window.sql"))
         ledger = duck.sql(load("reconcile/duckdb/ledger.sql")).pl()
+        strict = _strict(snapshot)
+        tolerances = {"abs_tol": ABS_TOLERANCE, "rel_tol": TOLERANCE}
+        others = budget_only_ledger(duck, snapshot, windows, partitions, strict, tolerances)
+        ledger = pl.concat([ledger, others.drop("first_exceeded_at")], how="vertical_relaxed")
         history_start = _history_start(partitions, snapshot)
         entities = _combine(snapshot, ledger, options.threshold, windows, history_start)
         crossed = _first_exceeded(duck, entities, partitions, cutoff_day, snapshot)
+        others_crossed = others.filter(pl.col("first_exceeded_at").is_not_null()).select(
+            "entity_type", "entity_id", "first_exceeded_at"
+        )
+        found = [frame for frame in (crossed, others_crossed) if frame.height]
+        crossed = pl.concat(found, how="vertical_relaxed") if found else pl.DataFrame()
         tail_rows = int(pc.sum(snapshot.tail_grain.column("requests")).as_py() or 0)
         flavour = snapshot.source.flavour
     if crossed.height:
-        entities = entities.join(crossed, on=["entity_type", "entity_id"], how="left")
+        entities = entities.join(crossed, on=["entity_type", "entity_id"], how="left").with_columns(
+            first_exceeded_at=pl.when(pl.col("status") == "exceeded").then(pl.col("first_exceeded_at"))
+        )
     else:
         entities = entities.with_columns(first_exceeded_at=pl.lit(None, dtype=pl.Datetime("us")))
     entities = entities.with_columns(
@@ -232,12 +252,21 @@ def _windows(snapshot: Snapshot, as_of: datetime) -> Windows:
     """The current budget period of every entity whose budget has one (llmusage.sources.periods)."""
     found: Windows = {}
     litellm = snapshot.source.flavour is Flavour.LITELLM
-    for kind in Kind:
-        for row in snapshot.entities[kind]:
-            window = period(row, litellm, as_of)
-            if window:
-                found[(kind.value, row["entity_id"])] = window
+    for label, row in _entity_rows(snapshot):
+        window = period(row, litellm, as_of)
+        if window:
+            found[(label, row["entity_id"])] = window
     return found
+
+
+def _entity_rows(snapshot: Snapshot) -> list[tuple[str, dict]]:
+    """(kind, row) of every entity reconciled: the four kinds, then LiteLLM's budget-only ones."""
+    rows = [(kind.value, row) for kind in Kind for row in snapshot.entities[kind]]
+    return rows + [(label, row) for label, found in snapshot.budget_only.items() for row in found]
+
+
+def _strict(snapshot: Snapshot) -> list[str]:
+    return list(LITELLM_STRICT) if snapshot.source.flavour is Flavour.LITELLM else []
 
 
 def _register(duck: duckdb.DuckDBPyConnection, snapshot: Snapshot, windows: Windows) -> None:
@@ -298,30 +327,27 @@ def _combine(
 ) -> pl.DataFrame:
     """Entity rows (recorded side) joined with the ledger; orphans from the ledger side; statuses."""
     records: list[dict] = []
-    for kind in Kind:
-        for row in snapshot.entities[kind]:
-            window = windows.get((kind.value, row["entity_id"]))
-            metadata = row["metadata"] or {}
-            records.append(
-                {
-                    "entity_type": kind.value,
-                    "entity_id": row["entity_id"],
-                    "name": row["name"],
-                    "recorded_spend": float(row["recorded_spend"] or 0.0),
-                    "max_budget": row["max_budget"],
-                    "soft_budget": row.get("soft_budget"),
-                    "budget_duration": window[0] if window else None,
-                    "window_start": window[1] if window else None,
-                    "blocked": bool(row["blocked"]),
-                    "flagged": BLOCK_MARKER in metadata,
-                    "exists": True,
-                    "history_complete": _history_complete(row, window, history_start),
-                }
-            )
+    for label, row in _entity_rows(snapshot):
+        window = windows.get((label, row["entity_id"]))
+        metadata = row["metadata"] or {}
+        records.append(
+            {
+                "entity_type": label,
+                "entity_id": row["entity_id"],
+                "name": row["name"],
+                "recorded_spend": float(row["recorded_spend"] or 0.0),
+                "max_budget": row["max_budget"],
+                "soft_budget": row.get("soft_budget"),
+                "budget_duration": window[0] if window else None,
+                "window_start": window[1] if window else None,
+                "blocked": bool(row["blocked"]),
+                "flagged": BLOCK_MARKER in metadata,
+                "exists": True,
+                "history_complete": _history_complete(row, window, history_start),
+            }
+        )
     recorded = pl.DataFrame(records, schema=_RECORDED)
-    # LiteLLM refuses a team only once its spend is over the budget (`>`), a key, user or organization once
-    # it reaches it (`>=`): auth_checks.common_checks. The llmusage proxy refuses all at `>=`.
-    strict = [Kind.TEAM.value] if snapshot.source.flavour is Flavour.LITELLM else []
+    strict = _strict(snapshot)
     joined = recorded.join(ledger, on=["entity_type", "entity_id"], how="full", coalesce=True)
     ledger_spend = pl.col("ledger_spend").fill_null(0.0)
     budget = pl.col("max_budget")

@@ -1,6 +1,7 @@
 """What reconciliation reads from PostgreSQL, in one REPEATABLE READ snapshot held open while it computes:
 the flavour (`llmusage.sources`), the four entity tables with their budgets (each flavour's SQL in
-`sql/sources/<flavour>/`), the logs from the cutoff on summed at the ledger's grain (PostgreSQL aggregates
+`sql/sources/<flavour>/`) and, on a LiteLLM database, the end users, tags and team memberships that have a
+budget (`llmusage.entities.LITELLM_BUDGET_ONLY`), the logs from the cutoff on summed at the ledger's grain (PostgreSQL aggregates
 them: a day of logs is hundreds of thousands of rows, its grain a few thousand), and, on request, the
 few logs of given days and entities that are needed one by one. Recorded and ledger spend agree in time."""
 
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import psycopg
@@ -16,7 +17,7 @@ import pyarrow as pa
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from llmusage.entities import KINDS, EntityKind, Kind, compose
+from llmusage.entities import KINDS, LITELLM_BUDGET_ONLY, EntityKind, Kind, compose
 from llmusage.pg.connect import connect
 from llmusage.sources.detect import Flavour
 from llmusage.sources.spend_logs import SpendLogSource, spend_log_source
@@ -45,6 +46,17 @@ LOG_SCHEMA = pa.schema(
         ("event_time", pa.timestamp("us")),
     ]
 )
+BUDGET_ONLY_LOG_SCHEMA = pa.schema(
+    [
+        ("event_time", pa.timestamp("us")),
+        ("model", pa.string()),
+        ("spend", pa.float64()),
+        ("end_user", pa.string()),
+        ("user_id", pa.string()),
+        ("team_id", pa.string()),
+        ("tags", pa.list_(pa.string())),
+    ]
+)
 _BEGINNING = datetime(1, 1, 1)
 
 
@@ -63,6 +75,8 @@ class Snapshot:
     taken_at: datetime  # the database's clock at the snapshot, naive UTC
     cutoff: datetime
     _conn: psycopg.Connection
+    budget_only: dict[str, list[dict]] = field(default_factory=dict)
+    """LITELLM_BUDGET_ONLY kind -> rows of sources/litellm/entities_<kind>.sql (empty on the llmusage flavour)."""
 
     def oldest_log(self) -> datetime | None:
         """The oldest log's event time in the database (one index probe), in the snapshot."""
@@ -82,6 +96,21 @@ class Snapshot:
         rows = self._conn.execute(query, params).fetchall()
         return _table(rows, LOG_SCHEMA)
 
+    def budget_only_tail(self, entities: dict[str, set[str]]) -> pa.Table:
+        """BUDGET_ONLY_LOG_SCHEMA rows from the cutoff on that count for any of `entities` (a
+        LITELLM_BUDGET_ONLY kind -> ids; a team membership's id is `<user_id>:<team_id>`)."""
+        if not any(entities.values()):
+            return _table([], BUDGET_ONLY_LOG_SCHEMA)
+        params = {
+            "end_users": sorted(entities.get("end_user", ())),
+            "tags": sorted(entities.get("tag", ())),
+            "members": sorted(entities.get("team_member", ())),
+        }
+        query = sql.SQL(load("reconcile/postgres/tail_budget_only_logs.sql")).format(
+            logs=_logs_since(self.source, self.cutoff)
+        )
+        return _table(self._conn.execute(query, params).fetchall(), BUDGET_ONLY_LOG_SCHEMA)
+
 
 @contextmanager
 def open_snapshot(url: str, cutoff: datetime | None) -> Iterator[Snapshot]:
@@ -97,6 +126,10 @@ def open_snapshot(url: str, cutoff: datetime | None) -> Iterator[Snapshot]:
             with conn.cursor(row_factory=dict_row) as cur:
                 for kind in KINDS:
                     entities[kind.kind] = cur.execute(_entities_query(source.flavour, kind)).fetchall()
+                budget_only = {
+                    label: cur.execute(load(f"sources/litellm/entities_{label}.sql")).fetchall()
+                    for label in (LITELLM_BUDGET_ONLY if source.flavour is Flavour.LITELLM else ())
+                }
             tail = sql.SQL(load("reconcile/postgres/tail_grain.sql")).format(logs=_logs_since(source, since))
             grain = conn.execute(tail).fetchall()
             yield Snapshot(
@@ -106,6 +139,7 @@ def open_snapshot(url: str, cutoff: datetime | None) -> Iterator[Snapshot]:
                 taken_at=now[0] if now else datetime.utcnow(),
                 cutoff=since,
                 _conn=conn,
+                budget_only=budget_only,
             )
 
 
