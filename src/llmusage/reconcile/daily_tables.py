@@ -247,7 +247,9 @@ def reconcile_daily_tables(url: str, lake_dir: Path, as_of: datetime | None = No
         duck.register("daily_totals", totals)
         duck.register("daily_tag_failures", tag_failures)
         duck.register("daily_pg_grain", pg_grain)
-        duck.register("daily_present", pa.table({"table": present}, schema=pa.schema([("table", pa.string())])))
+        duck.register(
+            "daily_present", pa.table({"table": present}, schema=pa.schema([("table", pa.string())]))
+        )
         duck.register(
             "daily_bounds",
             pa.table(
@@ -256,10 +258,15 @@ def reconcile_daily_tables(url: str, lake_dir: Path, as_of: datetime | None = No
             ),
         )
         files = [
-            str(f) for day in sorted(partitions) if cutoff and day <= cutoff.date() for f in partition_files(lake_dir, day)
+            str(f)
+            for day in sorted(partitions)
+            if cutoff and day <= cutoff.date()
+            for f in partition_files(lake_dir, day)
         ]
         if files:
-            duck.read_parquet(files, hive_partitioning=True, union_by_name=True).create_view("daily_lake_files")
+            duck.read_parquet(files, hive_partitioning=True, union_by_name=True).create_view(
+                "daily_lake_files"
+            )
             duck.execute(load("reconcile/duckdb/daily_lake_grain.sql"))
         else:
             duck.register("daily_lake_grain", _rows([], _GRAIN))
