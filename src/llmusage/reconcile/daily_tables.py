@@ -270,8 +270,9 @@ def reconcile_daily_tables(url: str, lake_dir: Path, as_of: datetime | None = No
             duck.execute(load("reconcile/duckdb/daily_lake_grain.sql"))
         else:
             duck.register("daily_lake_grain", _rows([], _GRAIN))
-        for step in ("daily_log_grain", "daily_logs_per_table", "daily_tag_unlogged"):
-            duck.execute(load(f"reconcile/duckdb/{step}.sql"))
+        duck.execute(load("reconcile/duckdb/daily_log_grain.sql"))
+        duck.execute(load("reconcile/duckdb/daily_logs_per_table.sql"))
+        duck.execute(load("reconcile/duckdb/daily_tag_unlogged.sql"))
         relation = duck.sql(load("reconcile/duckdb/daily_compare.sql"))
         columns, compared = relation.columns, relation.fetchall()
     rows = [dict(zip(columns, r, strict=True)) for r in compared]
