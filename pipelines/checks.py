@@ -1,4 +1,5 @@
-"""Asset checks on the budgets and the lake's freshness (the data-quality suite is in assets/ingest.py)."""
+"""Asset checks on the budgets, the lake's freshness and LiteLLM's daily tables (the data-quality suite is in
+assets/ingest.py)."""
 
 import dagster as dg
 import polars as pl
@@ -60,5 +61,36 @@ def lake_is_fresh(postgres: PostgresResource, lake: LakeResource) -> dg.AssetChe
             "postgres_newest": str(lag.postgres_newest),
             "lake_newest": str(lag.lake_newest),
             "behind_minutes": dg.MetadataValue.float(lag.behind.total_seconds() / 60 if lag.behind else -1.0),
+        },
+    )
+
+
+@dg.asset_check(
+    asset="warehouse",
+    description="LiteLLM's daily spend tables agree with the logs: every difference has a cause (retention, "
+    "tag fan-out, failures without a log); passes on a database without daily tables.",
+)
+def daily_tables_agree_with_logs(postgres: PostgresResource, lake: LakeResource) -> dg.AssetCheckResult:
+    from llmusage.reconcile.daily_tables import NotLitellmDatabase, reconcile_daily_tables
+
+    try:
+        report = reconcile_daily_tables(postgres.url(), lake.lake_dir)
+    except NotLitellmDatabase as exc:
+        return dg.AssetCheckResult(
+            passed=True, severity=dg.AssetCheckSeverity.WARN, metadata={"daily_tables": f"none: {exc}"}
+        )
+    unexplained = report.unexplained_days()
+    return dg.AssetCheckResult(
+        passed=not unexplained,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "unexplained_days": len(unexplained),
+            "unexplained_spend": dg.MetadataValue.float(
+                round(sum((d.unexplained_spend for d in unexplained), 0.0), 6)
+            ),
+            "unexplained_requests": sum(d.unexplained_requests for d in unexplained),
+            "oldest_log_day": str(report.history_day),
+            "as_of": report.as_of.isoformat(),
+            "tables": dg.MetadataValue.md(report.to_markdown()),
         },
     )

@@ -6,7 +6,12 @@ from pipelines.assets.budgets import budget_flags, budget_status
 from pipelines.assets.chargeback import chargeback_statement
 from pipelines.assets.ingest import dimension_snapshots, spend_logs
 from pipelines.assets.warehouse import spend_daily, warehouse
-from pipelines.checks import lake_is_fresh, no_budget_exceeded, spend_drift_within_tolerance
+from pipelines.checks import (
+    daily_tables_agree_with_logs,
+    lake_is_fresh,
+    no_budget_exceeded,
+    spend_drift_within_tolerance,
+)
 from pipelines.jobs import budgets_job, chargeback_job, ingest_job
 from pipelines.resources import LakeResource, PostgresResource
 from pipelines.schedules import chargeback_schedule, ingest_schedule
@@ -22,7 +27,12 @@ defs = dg.Definitions(
         budget_flags,
         chargeback_statement,
     ],
-    asset_checks=[no_budget_exceeded, spend_drift_within_tolerance, lake_is_fresh],
+    asset_checks=[
+        no_budget_exceeded,
+        spend_drift_within_tolerance,
+        lake_is_fresh,
+        daily_tables_agree_with_logs,
+    ],
     jobs=[ingest_job, budgets_job, chargeback_job],
     schedules=[ingest_schedule, chargeback_schedule],
     sensors=[reconcile_after_ingest_sensor, spend_sensor],

@@ -1,5 +1,5 @@
 """The `llmusage` command line: a click group of thin commands, one module per area (`db`, `seed`, `lake`,
-`proxy`, `reconcile`, `reports`); every failure is one line on stderr and a non-zero exit."""
+`proxy`, `reconcile`, `reconcile_daily`, `reports`); every failure is one line on stderr and a non-zero exit."""
 
 from __future__ import annotations
 
@@ -45,6 +45,7 @@ def _register_commands() -> None:
     from llmusage.cli.lake import extract_command, warehouse
     from llmusage.cli.proxy import mock_upstream_command, proxy_command
     from llmusage.cli.reconcile import reconcile
+    from llmusage.cli.reconcile_daily import reconcile_daily_command
     from llmusage.cli.reports import chargeback_command, report
     from llmusage.cli.seed import seed
 
@@ -54,6 +55,7 @@ def _register_commands() -> None:
         extract_command,
         warehouse,
         reconcile,
+        reconcile_daily_command,
         report,
         chargeback_command,
         proxy_command,
