@@ -89,6 +89,12 @@ def litellm_db(litellm_database_url: str) -> str:
             ("k-u-team-own", "u-team", None, None, None, 1.0, NOW - 40 * day),
             ("k-old", "u-personal", None, 1000.0, None, 500.0, NOW - 400 * day),
         ]
+        for name, spend in (("k-lag", 3.0), ("k-lost", 0.0)):  # 7d budgets whose period began 4 days ago
+            conn.execute(
+                """INSERT INTO "LiteLLM_VerificationToken" (token, key_alias, max_budget, budget_duration,
+                       budget_reset_at, spend, total_spend, created_at) VALUES (%s, %s, 20, '7d', %s, %s, %s, %s)""",
+                (_token(name), name, NOW + 3 * day, spend, spend, NOW - 40 * day),
+            )
         for name, user, team, budget, budget_id, spend, created in keys:
             conn.execute(
                 """INSERT INTO "LiteLLM_VerificationToken" (token, key_alias, user_id, team_id, max_budget, budget_id,
@@ -107,6 +113,11 @@ def litellm_db(litellm_database_url: str) -> str:
         _log(conn, "r9", _token("k-u-team-own"), 1.0, recent, user="u-team")
         _log(conn, "r10", _token("k-old"), 100.0, NOW - 20 * day, user="u-personal")  # 400 were deleted
         _log(conn, "r11", "litellm_proxy_master_key", 3.0, recent, user="default_user_id")
+        period = NOW - 4 * day
+        # k-lag: 5.0 two minutes into the period was counted before the reset job zeroed the counter
+        _log(conn, "r12", _token("k-lag"), 5.0, period + timedelta(minutes=2))
+        _log(conn, "r13", _token("k-lag"), 3.0, period + timedelta(hours=1))
+        _log(conn, "r14", _token("k-lost"), 5.0, period + timedelta(hours=1))  # the counter never got it
     with psycopg.connect(litellm_database_url, autocommit=True) as conn:
         migrate(conn)  # llmusage's own schema only: LiteLLM's tables are left as they are
     return litellm_database_url
@@ -136,6 +147,19 @@ def test_statuses_are_what_litellm_decides(litellm_db: str, tmp_path: Path) -> N
     old = rows[("key", _token("k-old"))]
     assert old["drift"] == pytest.approx(400.0) and old["drift_cause"] == "retention" and old["drift_ok"]
     assert rows[("team", "t-over")]["drift_ok"]
+
+
+def test_a_counter_behind_by_the_reset_jobs_lag_is_not_drift(litellm_db: str, tmp_path: Path) -> None:
+    rows, _ = _statuses(litellm_db, tmp_path / "lake")
+    lag, lost = rows[("key", _token("k-lag"))], rows[("key", _token("k-lost"))]
+    assert (lag["ledger_spend"], lag["recorded_spend"]) == (pytest.approx(8.0), pytest.approx(3.0))
+    assert (lag["drift_cause"], lag["drift_ok"], lag["status"]) == ("reset_lag", True, "ok")
+    # spend an hour into the period cannot have been zeroed by the reset job: that counter lost it
+    assert (lost["drift"], lost["drift_cause"], lost["drift_ok"]) == (
+        pytest.approx(-5.0),
+        "unexplained",
+        False,
+    )
 
 
 def test_apply_blocks_only_over_budget_keys_and_teams_and_respects_a_persons_unblock(

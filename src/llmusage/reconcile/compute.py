@@ -17,6 +17,12 @@ On a LiteLLM database, end users, tags and team memberships with a budget are re
 ledgers read log by log (`litellm_budgets.py`); LiteLLM refuses a team, an end user or a tag only above its
 budget, everything else at it.
 
+Drift has a cause (`drift_cause`): `retention` when the counter is above the ledger and the period (or the
+entity) began before the oldest log anyone still has; `reset_lag` (LiteLLM) when the counter is below the
+ledger by no more than the period's first minutes of spend, up to one run of LiteLLM's reset job
+(`RESET_JOB_INTERVAL`), which the job can have zeroed; else `unexplained`. Where the cause explains it, the
+budget is judged on the counter, as LiteLLM judges it.
+
 Status: `exceeded` at or above 100% of `max_budget`, `warning` at or above the threshold (80% by
 default), else `ok`; an entity without a budget is `ok`. Spend whose key, user or team no longer
 exists is `orphaned`, kept as its own rows. Sums are compared with a tolerance (TOLERANCE relative,
@@ -44,7 +50,7 @@ from llmusage.lake.state import LakeState
 from llmusage.reconcile.litellm_budgets import budget_only_ledger
 from llmusage.reconcile.snapshot import Snapshot, open_snapshot
 from llmusage.sources.detect import Flavour
-from llmusage.sources.periods import period
+from llmusage.sources.periods import RESET_JOB_INTERVAL, period
 from llmusage.sqlfiles import load
 
 TOLERANCE = 1e-9
@@ -136,10 +142,14 @@ def reconcile(url: str, lake_dir: Path, options: ReconcileOptions | None = None)
         _edge_days(duck, window_days, _interest(list(grain_windows)), partitions, cutoff_day, snapshot)
         duck.execute(load("reconcile/duckdb/in_window.sql"))
         ledger = duck.sql(load("reconcile/duckdb/ledger.sql")).pl()
+        if snapshot.source.flavour is Flavour.LITELLM:
+            seconds = {"seconds": RESET_JOB_INTERVAL.total_seconds()}
+            lagged = duck.sql(load("reconcile/duckdb/reset_lag.sql"), params=seconds).pl()
+            ledger = ledger.join(lagged, on=["entity_type", "entity_id"], how="left")
         strict = _strict(snapshot)
         tolerances = {"abs_tol": ABS_TOLERANCE, "rel_tol": TOLERANCE}
         others = budget_only_ledger(duck, snapshot, windows, partitions, strict, tolerances)
-        ledger = pl.concat([ledger, others.drop("first_exceeded_at")], how="vertical_relaxed")
+        ledger = pl.concat([ledger, others.drop("first_exceeded_at")], how="diagonal_relaxed")
         history_start = _history_start(partitions, snapshot)
         entities = _combine(snapshot, ledger, options.threshold, windows, history_start)
         crossed = _first_exceeded(duck, entities, partitions, cutoff_day, snapshot)
@@ -348,6 +358,8 @@ def _combine(
         )
     recorded = pl.DataFrame(records, schema=_RECORDED)
     strict = _strict(snapshot)
+    if "reset_lag_spend" not in ledger.columns:  # only LiteLLM's counters lag behind a reset
+        ledger = ledger.with_columns(reset_lag_spend=pl.lit(None, dtype=pl.Float64))
     joined = recorded.join(ledger, on=["entity_type", "entity_id"], how="full", coalesce=True)
     ledger_spend = pl.col("ledger_spend").fill_null(0.0)
     budget = pl.col("max_budget")
@@ -356,7 +368,7 @@ def _combine(
         pl.col("recorded_spend").abs(), pl.col("ledger_spend").abs()
     )
     ledger_or_kept = (
-        pl.when(pl.col("retained")).then(pl.col("recorded_spend")).otherwise(pl.col("ledger_spend"))
+        pl.when(pl.col("explained")).then(pl.col("recorded_spend")).otherwise(pl.col("ledger_spend"))
     )
     entities = (
         joined.with_columns(
@@ -377,12 +389,18 @@ def _combine(
             .then(pl.lit(None, dtype=pl.String))
             .when((pl.col("drift") > 0) & ~pl.col("history_complete").fill_null(True))
             .then(pl.lit("retention"))
+            .when(
+                (pl.col("drift") < 0)
+                & (-pl.col("drift") <= pl.col("reset_lag_spend").fill_null(0.0) + drift_slack)
+            )
+            .then(pl.lit("reset_lag"))
             .otherwise(pl.lit("unexplained")),
         )
         .with_columns(
-            drift_ok=pl.col("within") | (pl.col("drift_cause") == "retention"),
-            # spend retention deleted is in the counter, not in the ledger: judge the budget on the counter
-            retained=pl.col("drift_cause").fill_null("") == "retention",
+            drift_ok=pl.col("within") | pl.col("drift_cause").is_in(["retention", "reset_lag"]),
+            # spend retention deleted is in the counter, not in the ledger, and spend the reset job's lag
+            # zeroed is in neither: LiteLLM decides on the counter, so the budget is judged on it
+            explained=pl.col("drift_cause").is_in(["retention", "reset_lag"]).fill_null(False),
         )
         .with_columns(spent=ledger_or_kept)
         .with_columns(
@@ -404,7 +422,7 @@ def _combine(
             .otherwise(pl.lit("ok")),
         )
     )
-    return entities.drop("exists", "within", "history_complete", "retained", "spent")
+    return entities.drop("exists", "within", "history_complete", "explained", "spent", "reset_lag_spend")
 
 
 def _first_exceeded(

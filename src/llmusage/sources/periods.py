@@ -18,6 +18,10 @@ from datetime import datetime, timedelta
 
 from llmusage.budgets.window import UNIT_SECONDS, entity_window, parse_duration, window_start
 
+RESET_JOB_INTERVAL = timedelta(seconds=605)
+"""The longest gap between two runs of LiteLLM's reset job (`ResetBudgetJob`, scheduled every 597 to 605 s):
+a counter is zeroed at most this long after its period began."""
+
 
 def months_before(moment: datetime, months: int) -> datetime:
     """The same day and time `months` calendar months earlier (the day clamped to the month's length)."""
