@@ -14,7 +14,8 @@ FRESHNESS_LAG = LAG_WINDOW + INGEST_INTERVAL
 
 
 @dg.asset_check(
-    asset="budget_status", description="No key, user, team or organization at or over its budget."
+    asset="budget_status",
+    description="No key, user, team, organization (or LiteLLM end user, tag or team membership) at or over its budget.",
 )
 def no_budget_exceeded(lake: LakeResource) -> dg.AssetCheckResult:
     from llmusage.reconcile.store import load
