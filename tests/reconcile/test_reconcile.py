@@ -241,6 +241,34 @@ def test_a_persons_block_is_never_lifted(db: str, tmp_path: Path) -> None:
     assert _flags(db)["key"] == (True, False)  # still blocked: it was a person's block
 
 
+def test_a_persons_unblock_stands_for_the_rest_of_the_period(db: str, tmp_path: Path) -> None:
+    _entities(db)
+    _logs(db, [5.0, 5.0], datetime(2026, 5, 6))
+    _budget(db, "LiteLLM_VerificationToken", "token", "key-1", 8.0)
+    _budget(db, "LiteLLM_UserTable", "user_id", "user-1", 8.0)
+    first = write_back(db, _run(db, tmp_path))
+    assert sorted(first.flagged) == [("key", "key-1"), ("user", "user-1")]
+    with psycopg.connect(
+        db
+    ) as conn:  # an admin lets both through: the key unblocked, the user's marker removed
+        conn.execute("UPDATE \"LiteLLM_VerificationToken\" SET blocked = FALSE WHERE token = 'key-1'")
+        conn.execute("UPDATE \"LiteLLM_UserTable\" SET user_metadata = '{}' WHERE user_id = 'user-1'")
+    before = len(_events(db))
+    second = write_back(db, _run(db, tmp_path))
+    assert second.flagged == [] and _flags(db)["key"] == (False, False) and _flags(db)["user"] is False
+    with psycopg.connect(db) as conn:
+        lifts = conn.execute(
+            "SELECT entity_type, detail FROM llmusage.budget_events WHERE action = 'unflagged' ORDER BY 1"
+        ).fetchall()
+    assert [(kind, detail["by"], detail["period_start"]) for kind, detail in lifts] == [
+        ("key", "person", ""),  # a lifetime budget: the person's decision stands
+        ("user", "person", ""),
+    ]
+    assert len(_events(db)) == before + 2
+    third = write_back(db, _run(db, tmp_path))  # still exceeded: not blocked again, nothing new recorded
+    assert third.flagged == [] and third.events == 0 and _flags(db)["key"] == (False, False)
+
+
 def test_repair_spend_sets_the_column_to_the_ledger(db: str, tmp_path: Path) -> None:
     _entities(db)
     _logs(db, [1.5, 2.5], datetime(2026, 5, 6))

@@ -5,7 +5,9 @@
   (`user_metadata` for users). The proxy refuses all four.
 - A flag is lifted only where the marker says llmusage set it, once the entity is back under budget
   (budget raised, spend reset, window rolled over). A block without the marker is a person's and is
-  never lifted.
+  never lifted. A block of llmusage's that a person lifted (the key or team unblocked, or the marker
+  removed) is recorded (an `unflagged` event with `by: person` and the budget period) and not re-imposed
+  within that period (`''`, a lifetime budget: never).
 - `llmusage.budget_status` holds every entity's current status (upserted); `llmusage.budget_events`
   gets one row per status change and one per flag set or lifted or spend repaired, so a re-run with
   nothing changed writes no event.
@@ -25,7 +27,7 @@ from llmusage.entities import KINDS, compose, entity_kind
 from llmusage.errors import LlmusageError
 from llmusage.pg.connect import connect
 from llmusage.reconcile.compute import Reconciliation
-from llmusage.reconcile.events import ApplyReport, event, event_base, number, status_row
+from llmusage.reconcile.events import ApplyReport, event, event_base, number, period_key, status_row
 from llmusage.reconcile.litellm_api import LitellmApi
 from llmusage.reconcile.litellm_writeback import write_back_litellm
 from llmusage.sources.detect import Flavour
@@ -58,9 +60,12 @@ def write_back(
             report.events, report.statuses = len(events), len(statuses)
             return report
         previous = {
-            (t, e): s
-            for t, e, s in conn.execute(load("reconcile/postgres/budget_status_current.sql")).fetchall()
+            (t, e): (status, bool(flagged), period_key(started))
+            for t, e, status, flagged, started in conn.execute(
+                load("reconcile/postgres/budget_flags_current.sql")
+            )
         }
+        lifted = {(t, e, p) for t, e, p in conn.execute(load("reconcile/postgres/lifted_by_person.sql"))}
         flags = {
             kind.label: {
                 row[0]: (row[1], row[2])
@@ -75,7 +80,8 @@ def write_back(
                 label, entity, status = row["entity_type"], row["entity_id"], row["status"]
                 kind = entity_kind(label)
                 base = event_base(row)
-                old = previous.get((label, entity))
+                old, ours, ours_period = previous.get((label, entity), (None, False, ""))
+                period = period_key(row["window_start"])
                 if old != status:
                     events.append(
                         event(
@@ -84,14 +90,31 @@ def write_back(
                     )
                     report.status_changes += 1
                 blocked, flagged = flags[label].get(entity, (False, False))
+                # a block of llmusage's that is gone (the marker, or the blocked column the gateway
+                # honours) was lifted by a person: recorded, and not re-imposed within that period
+                if (flagged and kind.honours_blocked and not blocked) or (ours and not flagged):
+                    if flagged:  # the marker of a block that no longer holds
+                        cur.execute(
+                            compose(load("reconcile/postgres/unflag.sql"), kind), {"entity_id": entity}
+                        )
+                    lift = {"by": "person", "period_start": ours_period if ours else period}
+                    events.append(event(base, "unflagged", old, status, lift))
+                    lifted.add((label, entity, lift["period_start"]))
+                    blocked, flagged = False, False
                 # users and organizations have no blocked column: the marker is the flag
                 persons_block = kind.honours_blocked and blocked and not flagged
-                needs_flag = not flagged or (kind.honours_blocked and not blocked)  # new, or unblocked since
-                if status == "exceeded" and entity in flags[label] and needs_flag and not persons_block:
+                if (
+                    status == "exceeded"
+                    and entity in flags[label]
+                    and not flagged
+                    and not persons_block
+                    and (label, entity, period) not in lifted
+                ):
                     marker = {
                         "reason": "budget_exceeded",
                         "ledger_spend": base["ledger_spend"],
                         "max_budget": base["max_budget"],
+                        "period_start": period,
                         "at": now,
                     }
                     cur.execute(

@@ -23,10 +23,8 @@ ledger by no more than the period's first minutes of spend, up to one run of Lit
 (`RESET_JOB_INTERVAL`), which the job can have zeroed; else `unexplained`. Where the cause explains it, the
 budget is judged on the counter, as LiteLLM judges it.
 
-Status: `exceeded` at or above 100% of `max_budget`, `warning` at or above the threshold (80% by
-default), else `ok`; an entity without a budget is `ok`. Spend whose key, user or team no longer
-exists is `orphaned`, kept as its own rows. Sums are compared with a tolerance (TOLERANCE relative,
-ABS_TOLERANCE absolute) so float rounding is never drift nor an overrun.
+Statuses (`exceeded`, `warning`, `ok`, `orphaned`) and the tolerances sums are compared with are in
+`statuses.py`.
 """
 
 from __future__ import annotations
@@ -41,7 +39,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from llmusage.entities import BLOCK_MARKER, LITELLM_BUDGET_ONLY, Kind
+from llmusage.entities import LITELLM_BUDGET_ONLY
 from llmusage.errors import LlmusageError
 from llmusage.lake.lag import LAG_WINDOW
 from llmusage.lake.layout import PARQUET_GLOB, spend_log_partitions
@@ -49,16 +47,19 @@ from llmusage.lake.rollups import ensure_spend_daily
 from llmusage.lake.state import LakeState
 from llmusage.reconcile.litellm_budgets import budget_only_ledger
 from llmusage.reconcile.snapshot import Snapshot, open_snapshot
+from llmusage.reconcile.statuses import (
+    ABS_TOLERANCE,
+    TOLERANCE,
+    Windows,
+    combine,
+    entity_rows,
+    strict_kinds,
+)
 from llmusage.sources.detect import Flavour
 from llmusage.sources.periods import RESET_JOB_INTERVAL, period
 from llmusage.sqlfiles import load
 
-TOLERANCE = 1e-9
-ABS_TOLERANCE = 1e-6  # USD: a millionth of a dollar
 STATUS_ORDER = {"exceeded": 0, "warning": 1, "orphaned": 2, "ok": 3}
-LITELLM_STRICT = ("team", "end_user", "tag")
-"""Kinds LiteLLM refuses only once spend is over the budget (`>`); it refuses the others at it (`>=`):
-auth_checks.common_checks and its end-user and tag checks. The llmusage proxy refuses all at `>=`."""
 
 
 @dataclass(frozen=True)
@@ -146,12 +147,12 @@ def reconcile(url: str, lake_dir: Path, options: ReconcileOptions | None = None)
             seconds = {"seconds": RESET_JOB_INTERVAL.total_seconds()}
             lagged = duck.sql(load("reconcile/duckdb/reset_lag.sql"), params=seconds).pl()
             ledger = ledger.join(lagged, on=["entity_type", "entity_id"], how="left")
-        strict = _strict(snapshot)
+        strict = strict_kinds(snapshot)
         tolerances = {"abs_tol": ABS_TOLERANCE, "rel_tol": TOLERANCE}
         others = budget_only_ledger(duck, snapshot, windows, partitions, strict, tolerances)
         ledger = pl.concat([ledger, others.drop("first_exceeded_at")], how="diagonal_relaxed")
         history_start = _history_start(partitions, snapshot)
-        entities = _combine(snapshot, ledger, options.threshold, windows, history_start)
+        entities = combine(snapshot, ledger, options.threshold, windows, history_start)
         crossed = _first_exceeded(duck, entities, partitions, cutoff_day, snapshot)
         others_crossed = others.filter(pl.col("first_exceeded_at").is_not_null()).select(
             "entity_type", "entity_id", "first_exceeded_at"
@@ -255,28 +256,15 @@ def _edge_days(
     duck.execute(load("reconcile/duckdb/edge_entity_logs.sql"))
 
 
-Windows = dict[tuple[str, str], tuple[str, datetime]]  # (kind, id) -> (budget_duration, window start)
-
-
 def _windows(snapshot: Snapshot, as_of: datetime) -> Windows:
     """The current budget period of every entity whose budget has one (llmusage.sources.periods)."""
     found: Windows = {}
     litellm = snapshot.source.flavour is Flavour.LITELLM
-    for label, row in _entity_rows(snapshot):
+    for label, row in entity_rows(snapshot):
         window = period(row, litellm, as_of)
         if window:
             found[(label, row["entity_id"])] = window
     return found
-
-
-def _entity_rows(snapshot: Snapshot) -> list[tuple[str, dict]]:
-    """(kind, row) of every entity reconciled: the four kinds, then LiteLLM's budget-only ones."""
-    rows = [(kind.value, row) for kind in Kind for row in snapshot.entities[kind]]
-    return rows + [(label, row) for label, found in snapshot.budget_only.items() for row in found]
-
-
-def _strict(snapshot: Snapshot) -> list[str]:
-    return list(LITELLM_STRICT) if snapshot.source.flavour is Flavour.LITELLM else []
 
 
 def _register(duck: duckdb.DuckDBPyConnection, snapshot: Snapshot, windows: Windows) -> None:
@@ -300,129 +288,6 @@ def _register(duck: duckdb.DuckDBPyConnection, snapshot: Snapshot, windows: Wind
             ),
         ),
     )
-
-
-_RECORDED = {  # the recorded side of every entity, as _combine builds it
-    "entity_type": pl.String,
-    "entity_id": pl.String,
-    "name": pl.String,
-    "recorded_spend": pl.Float64,
-    "max_budget": pl.Float64,
-    "soft_budget": pl.Float64,
-    "budget_duration": pl.String,
-    "window_start": pl.Datetime("us"),
-    "blocked": pl.Boolean,
-    "flagged": pl.Boolean,
-    "exists": pl.Boolean,
-    "history_complete": pl.Boolean,
-}
-
-
-def _history_complete(row: dict, window: tuple[str, datetime] | None, history_start: datetime | None) -> bool:
-    """Whether every log of the entity's current period can still be read: the period (or, for a lifetime
-    budget, the entity) began at or after the oldest log kept anywhere (lake or database). When not, spend
-    that retention deleted explains a recorded counter above the ledger: that is not drift."""
-    if history_start is None:
-        return True
-    began = window[1] if window else row.get("created_at")
-    return began is not None and began >= history_start
-
-
-def _combine(
-    snapshot: Snapshot,
-    ledger: pl.DataFrame,
-    threshold: float,
-    windows: Windows,
-    history_start: datetime | None = None,
-) -> pl.DataFrame:
-    """Entity rows (recorded side) joined with the ledger; orphans from the ledger side; statuses."""
-    records: list[dict] = []
-    for label, row in _entity_rows(snapshot):
-        window = windows.get((label, row["entity_id"]))
-        metadata = row["metadata"] or {}
-        records.append(
-            {
-                "entity_type": label,
-                "entity_id": row["entity_id"],
-                "name": row["name"],
-                "recorded_spend": float(row["recorded_spend"] or 0.0),
-                "max_budget": row["max_budget"],
-                "soft_budget": row.get("soft_budget"),
-                "budget_duration": window[0] if window else None,
-                "window_start": window[1] if window else None,
-                "blocked": bool(row["blocked"]),
-                "flagged": BLOCK_MARKER in metadata,
-                "exists": True,
-                "history_complete": _history_complete(row, window, history_start),
-            }
-        )
-    recorded = pl.DataFrame(records, schema=_RECORDED)
-    strict = _strict(snapshot)
-    if "reset_lag_spend" not in ledger.columns:  # only LiteLLM's counters lag behind a reset
-        ledger = ledger.with_columns(reset_lag_spend=pl.lit(None, dtype=pl.Float64))
-    joined = recorded.join(ledger, on=["entity_type", "entity_id"], how="full", coalesce=True)
-    ledger_spend = pl.col("ledger_spend").fill_null(0.0)
-    budget = pl.col("max_budget")
-    slack = ABS_TOLERANCE + TOLERANCE * pl.max_horizontal(budget.abs(), pl.lit(1.0))
-    drift_slack = ABS_TOLERANCE + TOLERANCE * pl.max_horizontal(
-        pl.col("recorded_spend").abs(), pl.col("ledger_spend").abs()
-    )
-    ledger_or_kept = (
-        pl.when(pl.col("explained")).then(pl.col("recorded_spend")).otherwise(pl.col("ledger_spend"))
-    )
-    entities = (
-        joined.with_columns(
-            ledger_spend=ledger_spend,
-            requests=pl.col("requests").fill_null(0),
-            top_models=pl.col("top_models").fill_null([]),
-            exists=pl.col("exists").fill_null(False),
-        )
-        .with_columns(
-            name=pl.col("name").fill_null(pl.col("entity_id")),
-            drift=pl.col("recorded_spend") - pl.col("ledger_spend"),
-            blocked=pl.col("blocked").fill_null(False),
-            flagged=pl.col("flagged").fill_null(False),
-        )
-        .with_columns(within=pl.col("drift").is_null() | (pl.col("drift").abs() <= drift_slack))
-        .with_columns(
-            drift_cause=pl.when(pl.col("within"))
-            .then(pl.lit(None, dtype=pl.String))
-            .when((pl.col("drift") > 0) & ~pl.col("history_complete").fill_null(True))
-            .then(pl.lit("retention"))
-            .when(
-                (pl.col("drift") < 0)
-                & (-pl.col("drift") <= pl.col("reset_lag_spend").fill_null(0.0) + drift_slack)
-            )
-            .then(pl.lit("reset_lag"))
-            .otherwise(pl.lit("unexplained")),
-        )
-        .with_columns(
-            drift_ok=pl.col("within") | pl.col("drift_cause").is_in(["retention", "reset_lag"]),
-            # spend retention deleted is in the counter, not in the ledger, and spend the reset job's lag
-            # zeroed is in neither: LiteLLM decides on the counter, so the budget is judged on it
-            explained=pl.col("drift_cause").is_in(["retention", "reset_lag"]).fill_null(False),
-        )
-        .with_columns(spent=ledger_or_kept)
-        .with_columns(
-            utilization=pl.when(budget > 0).then(pl.col("spent") / budget),
-            status=pl.when(~pl.col("exists"))
-            .then(pl.lit("orphaned"))
-            .when(budget.is_null())
-            .then(pl.lit("ok"))
-            .when(
-                pl.when(pl.col("entity_type").is_in(strict))
-                .then(pl.col("spent") > budget + slack)
-                .otherwise(pl.col("spent") >= budget - slack)
-            )
-            .then(pl.lit("exceeded"))
-            .when(pl.col("spent") >= budget * threshold - slack)
-            .then(pl.lit("warning"))
-            .when(pl.col("soft_budget").is_not_null() & (pl.col("spent") >= pl.col("soft_budget") - slack))
-            .then(pl.lit("warning"))
-            .otherwise(pl.lit("ok")),
-        )
-    )
-    return entities.drop("exists", "within", "history_complete", "explained", "spent", "reset_lag_spend")
 
 
 def _first_exceeded(

@@ -26,7 +26,7 @@ the extract's lag window), PostgreSQL (the flavour's `SpendLogSource.range_sql`)
 the lake's first day. PostgreSQL sums the daily tables per date and its logs at a small grain, DuckDB sums
 the lake (`sql/sources/litellm/daily_*.sql`, `sql/reconcile/duckdb/daily_*.sql`); everything PostgreSQL
 gives is read in one REPEATABLE READ, read-only transaction. Spend is compared with the reconciliation's
-tolerance (`compute.TOLERANCE` relative, `compute.ABS_TOLERANCE` absolute) per table and day; requests exactly.
+tolerance (`statuses.TOLERANCE` relative, `statuses.ABS_TOLERANCE` absolute) per table and day; requests exactly.
 A database without daily tables (the llmusage flavour) is a `NotLitellmDatabase` error.
 """
 
@@ -44,7 +44,8 @@ from psycopg import sql
 from llmusage.errors import LlmusageError
 from llmusage.lake.layout import partition_files, spend_log_partitions
 from llmusage.pg.connect import connect
-from llmusage.reconcile.compute import ABS_TOLERANCE, TOLERANCE, lake_cutoff
+from llmusage.reconcile.compute import lake_cutoff
+from llmusage.reconcile.statuses import ABS_TOLERANCE, TOLERANCE
 from llmusage.sources.detect import Flavour, detect
 from llmusage.sources.spend_logs import SOURCES
 from llmusage.sqlfiles import load

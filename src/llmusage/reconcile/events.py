@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from psycopg.types.json import Jsonb
 
@@ -17,6 +18,11 @@ class ApplyReport:
     status_changes: int = 0
     events: int = 0
     statuses: int = 0
+
+
+def period_key(start: datetime | None) -> str:
+    """A budget period as events record it: its start, ISO; '' for a lifetime budget."""
+    return start.isoformat() if start is not None else ""
 
 
 def number(value: float | None) -> float | None:

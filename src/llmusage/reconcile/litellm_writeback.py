@@ -23,15 +23,11 @@ import psycopg
 
 from llmusage.entities import KEY, TEAM, compose, entity_kind
 from llmusage.reconcile.compute import Reconciliation
-from llmusage.reconcile.events import ApplyReport, event, event_base, number, status_row
+from llmusage.reconcile.events import ApplyReport, event, event_base, number, period_key, status_row
 from llmusage.reconcile.litellm_api import LitellmApi
 from llmusage.sqlfiles import load
 
 BLOCKABLE = {KEY.label, TEAM.label}
-
-
-def _period(value: datetime | None) -> str:
-    return value.isoformat() if value is not None else ""
 
 
 def write_back_litellm(
@@ -61,7 +57,7 @@ def write_back_litellm(
     statuses: list[dict] = []
     for row in result.entities.iter_rows(named=True):
         label, entity, status = row["entity_type"], row["entity_id"], row["status"]
-        period = _period(row["window_start"])
+        period = period_key(row["window_start"])
         base = event_base(row)
         old, ours, ours_period = previous.get((label, entity), (None, False, None))
         if old != status:
@@ -72,7 +68,9 @@ def write_back_litellm(
         blocked = bool(row["blocked"])
         flagged = False
         if label in BLOCKABLE:
-            decision = Decision(label, entity, status, period, blocked, ours, _period(ours_period), old, base)
+            decision = Decision(
+                label, entity, status, period, blocked, ours, period_key(ours_period), old, base
+            )
             flagged = decision.apply(lifted, now, set_blocked, events, report)
         statuses.append(status_row(base, row, flagged))
     return events, statuses
