@@ -50,8 +50,9 @@ def lake(litellm_database_url: str, tmp_path_factory: pytest.TempPathFactory) ->
         conn.execute("""INSERT INTO "LiteLLM_OrganizationTable"
                         (organization_id, organization_alias, budget_id, created_by, updated_by)
                         VALUES ('org-l', 'Lumen', 'b-org', 'admin', 'admin')""")
-        conn.execute("""INSERT INTO "LiteLLM_TeamTable" (team_id, team_alias, organization_id, max_budget)
-                        VALUES ('team-l', 'lab', 'org-l', 10)""")
+        conn.execute("""INSERT INTO "LiteLLM_TeamTable" (team_id, team_alias, organization_id, max_budget,
+                            budget_duration, budget_reset_at)
+                        VALUES ('team-l', 'lab', 'org-l', 10, '1d', '2026-04-11 09:03')""")
         conn.execute("""INSERT INTO "LiteLLM_UserTable" (user_id, user_email, organization_id)
                         VALUES ('lu1', 'lu1@example.com', 'org-l')""")
         conn.execute(
@@ -188,3 +189,5 @@ def test_forecast_on_litellm(lake: Path) -> None:
     lab = rows["lab"]  # as of the latest event time (04-12 10:00), not of the rows' write time (05-01)
     assert lab["month_spend"] == pytest.approx(0.20) and lab["daily_rate"] == pytest.approx(0.20 / 7)
     assert lab["max_budget"] == 10 and lab["outlook"] == "ok"
+    # the budget's current period is LiteLLM's (1d ending at budget_reset_at): it began after l1's 0.20
+    assert lab["window_spend"] == pytest.approx(0.0)

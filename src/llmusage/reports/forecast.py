@@ -3,7 +3,8 @@
 As of the lake's latest log (`data_through`): the daily rate is the team's spend over the `rate_days`
 days before it; the month's projection is its spend so far this month plus the rate times the days left
 (fractional). Against the budget the projection is the spend in the team's budget window (the whole
-lake for a budget without `budget_duration`, else the current window, as reconciliation counts it) plus
+lake for a budget without `budget_duration`, else the current period, as reconciliation counts it on either
+flavour: `llmusage.sources.periods`) plus
 the same remaining spend. `exceeds_on` is the day the budget would be reached at that rate. A window
 that resets before month end is not modelled: the projection then overstates.
 """
@@ -17,11 +18,13 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 
-from llmusage.budgets.window import entity_window
+from llmusage.lake.dims import read_flavour
 from llmusage.lake.layout import dim_path
 from llmusage.reports.params import parse_month
 from llmusage.reports.report import Report
 from llmusage.reports.source import freshness, lake_connection
+from llmusage.sources.detect import Flavour
+from llmusage.sources.periods import period
 from llmusage.sqlfiles import load
 
 
@@ -34,10 +37,12 @@ def forecast_report(lake_dir: Path, month: str | None = None, rate_days: int = 7
         max((month_end - max(as_of, datetime.combine(start, datetime.min.time()))).total_seconds(), 0) / 86400
     )
     teams = pl.read_parquet(dim_path(lake_dir, "teams"))
+    litellm = read_flavour(lake_dir) == Flavour.LITELLM.value
     windows: dict[str, list] = {"team_id": [], "window_start": []}
     for row in teams.iter_rows(named=True):
-        created = row["created_at"].replace(tzinfo=None) if row["created_at"] else None
-        window = entity_window(json.loads(row["metadata"] or "{}"), created, as_of)
+        naive = {k: v.replace(tzinfo=None) if isinstance(v, datetime) else v for k, v in row.items()}
+        naive["metadata"] = json.loads(row["metadata"] or "{}")
+        window = period(naive, litellm, as_of)
         windows["team_id"].append(row["team_id"])
         windows["window_start"].append(window[1] if window else None)
     params = {
