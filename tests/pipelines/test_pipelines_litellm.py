@@ -1,7 +1,8 @@
 """The Dagster graph end to end on a LiteLLM database: LiteLLM's own migrations, filled as LiteLLM 1.110 writes
 it (`seed_litellm`: resets, budget rows, retention, failures, cache hits, master-key calls), then every
 daily partition the logs cover, the dimension snapshots, the warehouse, `budget_status`, `budget_flags` (the
-write-back) and the month's `chargeback_statement`, materialized as the schedules do.
+write-back, through LiteLLM's management API: `support.litellm_stub` on loopback) and the month's
+`chargeback_statement`, materialized as the schedules do.
 
 What an operator checks: the quality suite passes on LiteLLM's rows; the budget checks fail exactly where
 LiteLLM itself refuses; every key, user, team and organization has the status LiteLLM's pre-call check
@@ -28,6 +29,7 @@ from llmusage.devtools.seed.litellm import LitellmScenario, seed_litellm
 from llmusage.pg.migrations import migrate
 from llmusage.reconcile.store import load
 from support.db import catalog_fingerprint
+from support.litellm_stub import LitellmStub
 
 warnings.filterwarnings("ignore", message=r".*currently in (beta|preview)")
 
@@ -37,6 +39,7 @@ from pipelines.resources import LakeResource, PostgresResource  # noqa: E402
 NOW = datetime.now(UTC).replace(tzinfo=None, microsecond=0)  # budget_status reconciles at the clock
 KINDS = ("key", "user", "team", "organization")
 BLOCKABLE = ("key", "team")
+MASTER = "sk-litellm-master-dagster"
 
 
 @dataclass
@@ -49,6 +52,8 @@ class Run:
     month: dg.ExecuteInProcessResult
     ddl_before: dict
     ddl_after: dict
+    api_url: str
+    api_calls: list[tuple[str, str, int]]  # (route, key or team id, HTTP status)
 
 
 @pytest.fixture(scope="module")
@@ -59,17 +64,23 @@ def run(litellm_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
         migrate(conn)  # `llmusage db migrate`: the schema llmusage only
         before = catalog_fingerprint(conn)
     home = tmp_path_factory.mktemp("home")
-    resources = {
-        "postgres": PostgresResource(database_url=litellm_database_url),
-        "lake": LakeResource(home=str(home)),
-    }
-    instance = dg.DagsterInstance.ephemeral()
-    first, last = scenario.retention_cutoff.date(), NOW.date()
-    graph = materialize_range(first, last, instance, resources)
-    month = materialize_month(last, instance, resources)
+    stub = LitellmStub(litellm_database_url, MASTER).start()
+    api_url = stub.url
+    try:
+        postgres = PostgresResource(
+            database_url=litellm_database_url, litellm_url=stub.url, litellm_master_key=MASTER
+        )
+        resources = {"postgres": postgres, "lake": LakeResource(home=str(home))}
+        instance = dg.DagsterInstance.ephemeral()
+        first, last = scenario.retention_cutoff.date(), NOW.date()
+        graph = materialize_range(first, last, instance, resources)
+        month = materialize_month(last, instance, resources)
+    finally:
+        stub.stop()
     with psycopg.connect(litellm_database_url) as conn:
         after = catalog_fingerprint(conn)
-    return Run(scenario, home, first, last, graph, month, before, after)
+    calls = [(c.route, c.body.get("key") or c.body.get("team_id"), c.status) for c in stub.calls]
+    return Run(scenario, home, first, last, graph, month, before, after, api_url, calls)
 
 
 def _pg(url: str, query: str | sql.Composed, params: dict | None = None) -> list[tuple]:
@@ -171,6 +182,10 @@ def test_budget_flags_block_only_what_litellm_refuses(run: Run, litellm_database
     assert blocked == refused
     [flags] = _materialized(run.graph)["budget_flags"]
     assert flags.metadata["flagged"].value == len(refused) and flags.metadata["unflagged"].value == 0
+    assert flags.metadata["written"].value == f"through LiteLLM's API at {run.api_url}"
+    kind = {"/key/block": "key", "/team/block": "team"}
+    assert sorted((kind[route], entity) for route, entity, _ in run.api_calls) == sorted(refused)
+    assert all(status == 200 for *_, status in run.api_calls)
     ours = set(
         _pg(litellm_database_url, "SELECT entity_type, entity_id FROM llmusage.budget_status WHERE flagged")
     )
