@@ -1,23 +1,32 @@
 """Resources: the operational PostgreSQL and the data directory (lake, warehouse, saved reconciliation).
 
-Both read `llmusage.config` (LLMUSAGE_DATABASE_URL, LLMUSAGE_HOME) when a run needs them, never at code
-location load; a field set explicitly (tests, another deployment) wins over the environment.
+Both read `llmusage.config` (LLMUSAGE_DATABASE_URL, LLMUSAGE_HOME, LLMUSAGE_LITELLM_URL and
+LLMUSAGE_LITELLM_MASTER_KEY) when a run needs them, never at code location load; a field set explicitly
+(tests, another deployment) wins over the environment.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from llmusage.config import Settings
 
+if TYPE_CHECKING:
+    from llmusage.reconcile.litellm_api import LitellmApi
+
 
 class PostgresResource(dg.ConfigurableResource):
-    """The operational database: `database_url`, else LLMUSAGE_DATABASE_URL, else the embedded server."""
+    """The operational database: `database_url`, else LLMUSAGE_DATABASE_URL, else the embedded server; on a
+    LiteLLM database, the LiteLLM proxy whose management API blocks and unblocks (`litellm_url` and
+    `litellm_master_key`, else LLMUSAGE_LITELLM_URL and LLMUSAGE_LITELLM_MASTER_KEY)."""
 
     database_url: str | None = None
     home: str | None = None
+    litellm_url: str | None = None
+    litellm_master_key: str | None = None
 
     def settings(self) -> Settings:
         env = Settings.from_env()
@@ -25,7 +34,18 @@ class PostgresResource(dg.ConfigurableResource):
             home=Path(self.home) if self.home else env.home,
             database_url=self.database_url or env.database_url,
             master_key=None,
+            litellm_url=self.litellm_url or env.litellm_url,
+            litellm_master_key=self.litellm_master_key or env.litellm_master_key,
         )
+
+    def litellm_api(self) -> LitellmApi | None:
+        """LiteLLM's management API when both its URL and master key are configured, else None."""
+        from llmusage.reconcile.litellm_api import LitellmApi
+
+        settings = self.settings()
+        if settings.litellm_url and settings.litellm_master_key:
+            return LitellmApi(settings.litellm_url, settings.litellm_master_key)
+        return None
 
     def url(self) -> str:
         from llmusage.pg.connect import resolve_url

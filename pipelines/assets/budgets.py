@@ -52,13 +52,20 @@ def budget_status(postgres: PostgresResource, lake: LakeResource) -> dg.Material
 @dg.asset(group_name="budgets", kinds={"postgres"}, deps=["budget_status"])
 def budget_flags(context: dg.AssetExecutionContext, postgres: PostgresResource, lake: LakeResource):
     """Flags written back: exceeded keys and teams blocked, users and organizations flagged, flags that
-    llmusage set lifted once back under budget; statuses upserted and one event per change."""
+    llmusage set lifted once back under budget; statuses upserted and one event per change. On a LiteLLM
+    database only keys and teams are blocked, through LiteLLM's management API when it is configured."""
     from llmusage.reconcile import write_back
+    from llmusage.reconcile.litellm_api import CACHE_DELAY
     from llmusage.reconcile.store import load
+    from llmusage.sources.detect import Flavour
 
     _refuse_after_failed_quality(context)
     result = load(lake.reconcile_dir)
-    report = write_back(postgres.url(), result)
+    api = postgres.litellm_api() if result.flavour is Flavour.LITELLM else None
+    report = write_back(postgres.url(), result, litellm_api=api)
+    written = "in the table"
+    if result.flavour is Flavour.LITELLM:
+        written = f"through LiteLLM's API at {api.url}" if api else f"in the table: {CACHE_DELAY}"
     changes = [f"- flagged {t} `{e}`" for t, e in report.flagged]
     changes += [f"- unflagged {t} `{e}`" for t, e in report.unflagged]
     return dg.MaterializeResult(
@@ -67,6 +74,7 @@ def budget_flags(context: dg.AssetExecutionContext, postgres: PostgresResource, 
             "unflagged": len(report.unflagged),
             "status_changes": report.status_changes,
             "events": report.events,
+            "written": written,
             "changes": dg.MetadataValue.md("\n".join(changes) or "no change"),
         }
     )

@@ -11,6 +11,10 @@
   blocked again within that period.
 - Blocks go through LiteLLM's management API when configured (`LitellmApi`), else into the table, with
   the cache delay stated (`litellm_api.CACHE_DELAY`). Spend columns are never written.
+- A call the API refuses (or an API that is down) fails the whole write-back: llmusage's transaction writes
+  nothing, and the changes the API already made in this write-back are put back through it, newest first,
+  so that LiteLLM's blocks still agree with llmusage's record (a block of llmusage's left in place without
+  that record would pass for a person's and never be lifted); what could not be put back is named.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from datetime import UTC, datetime
 import psycopg
 
 from llmusage.entities import KEY, TEAM, compose, entity_kind
+from llmusage.errors import LlmusageError
 from llmusage.reconcile.compute import Reconciliation
 from llmusage.reconcile.events import ApplyReport, event, event_base, number, period_key, status_row
 from llmusage.reconcile.litellm_api import LitellmApi
@@ -44,9 +49,12 @@ def write_back_litellm(
     }
     lifted = {(t, e, p) for t, e, p in conn.execute(load("reconcile/postgres/lifted_by_person.sql"))}
 
+    done: list[tuple[str, str, bool]] = []  # what LiteLLM's API changed in this write-back
+
     def set_blocked(label: str, entity: str, blocked: bool) -> None:
         if api is not None:
             api.set_blocked(label, entity, blocked)
+            done.append((label, entity, blocked))
         else:
             conn.execute(
                 compose(load("reconcile/postgres/litellm_set_blocked.sql"), entity_kind(label)),
@@ -55,25 +63,47 @@ def write_back_litellm(
 
     events: list[dict] = []
     statuses: list[dict] = []
-    for row in result.entities.iter_rows(named=True):
-        label, entity, status = row["entity_type"], row["entity_id"], row["status"]
-        period = period_key(row["window_start"])
-        base = event_base(row)
-        old, ours, ours_period = previous.get((label, entity), (None, False, None))
-        if old != status:
-            events.append(
-                event(base, "status_changed", old, status, {"utilization": number(row["utilization"])})
-            )
-            report.status_changes += 1
-        blocked = bool(row["blocked"])
-        flagged = False
-        if label in BLOCKABLE:
-            decision = Decision(
-                label, entity, status, period, blocked, ours, period_key(ours_period), old, base
-            )
-            flagged = decision.apply(lifted, now, set_blocked, events, report)
-        statuses.append(status_row(base, row, flagged))
+    try:
+        for row in result.entities.iter_rows(named=True):
+            label, entity, status = row["entity_type"], row["entity_id"], row["status"]
+            period = period_key(row["window_start"])
+            base = event_base(row)
+            old, ours, ours_period = previous.get((label, entity), (None, False, None))
+            if old != status:
+                events.append(
+                    event(base, "status_changed", old, status, {"utilization": number(row["utilization"])})
+                )
+                report.status_changes += 1
+            blocked = bool(row["blocked"])
+            flagged = False
+            if label in BLOCKABLE:
+                decision = Decision(
+                    label, entity, status, period, blocked, ours, period_key(ours_period), old, base
+                )
+                flagged = decision.apply(lifted, now, set_blocked, events, report)
+            statuses.append(status_row(base, row, flagged))
+    except LlmusageError as exc:
+        if api is None:
+            raise
+        raise LlmusageError(_undo(api, done, exc)) from exc
     return events, statuses
+
+
+def _undo(api: LitellmApi, done: list[tuple[str, str, bool]], error: LlmusageError) -> str:
+    """Put back, newest first, what LiteLLM's API changed before `error`; returns the message for the user."""
+    stuck = []
+    for label, entity, blocked in reversed(done):
+        try:
+            api.set_blocked(label, entity, not blocked)
+        except LlmusageError:
+            stuck.append(f"{label} {entity} left {'blocked' if blocked else 'unblocked'}")
+    if stuck:
+        return (
+            f"{error}; nothing written to llmusage's tables, but LiteLLM's API could not put back: "
+            f"{', '.join(stuck)} (set these back in LiteLLM by hand)"
+        )
+    undone = f" ({len(done)} change(s) LiteLLM's API had made undone)" if done else ""
+    return f"{error}; nothing written{undone}"
 
 
 @dataclass(frozen=True)

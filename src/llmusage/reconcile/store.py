@@ -1,6 +1,7 @@
 """A reconciliation kept on disk (`$LLMUSAGE_HOME/reconcile/`), so that the step that writes flags back
 applies exactly the result that was computed and checked, not a newer one, and so that the warehouse's
-`budget_status` view reads that same result (`entities_path`; see `sql/warehouse/40_budget_status.sql`)."""
+`budget_status` view reads that same result (`entities_path`; see `sql/warehouse/40_budget_status.sql`).
+The database's flavour is kept with it: it decides how the write-back applies the result."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import polars as pl
 
 from llmusage.errors import LlmusageError
 from llmusage.reconcile.compute import Reconciliation
+from llmusage.sources.detect import Flavour
 
 
 def entities_path(directory: Path) -> Path:
@@ -31,6 +33,7 @@ def save(result: Reconciliation, directory: Path) -> Path:
         "as_of": result.as_of.isoformat(),
         "lake_days": result.lake_days,
         "tail_rows": result.tail_rows,
+        "flavour": result.flavour.value,
     }
     facts_aside = directory / f".budget_status.json.{os.getpid()}.tmp"
     facts_aside.write_text(json.dumps(facts))
@@ -52,4 +55,5 @@ def load(directory: Path) -> Reconciliation:
         as_of=datetime.fromisoformat(facts["as_of"]),
         lake_days=facts["lake_days"],
         tail_rows=facts["tail_rows"],
+        flavour=Flavour(facts.get("flavour", Flavour.LLMUSAGE.value)),  # saves older than the flavour
     )
