@@ -226,19 +226,30 @@ def test_apply_flags_then_lifts_and_is_idempotent(db: str, tmp_path: Path) -> No
     assert all(e[3] == "exceeded" and e[4] == "ok" for e in new if e[2] == "status_changed")
 
 
-def test_a_persons_block_is_never_lifted(db: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("kind", "table", "column", "entity"),
+    [
+        ("key", "LiteLLM_VerificationToken", "token", "key-1"),
+        ("team", "LiteLLM_TeamTable", "team_id", "team-1"),
+    ],
+)
+def test_a_persons_block_is_never_lifted(
+    db: str, tmp_path: Path, kind: str, table: str, column: str, entity: str
+) -> None:
+    """Keys and teams are the kinds with a `blocked` column; users and organizations are refused on
+    llmusage's marker alone, so there is no block of a person's to keep on them."""
     _entities(db)
     _logs(db, [5.0, 5.0], datetime(2026, 5, 5))
-    _budget(db, "LiteLLM_VerificationToken", "token", "key-1", 8.0)
-    with psycopg.connect(db) as conn:  # an admin blocked the key by hand (no llmusage marker)
-        conn.execute("UPDATE \"LiteLLM_VerificationToken\" SET blocked = TRUE WHERE token = 'key-1'")
+    _budget(db, table, column, entity, 8.0)
+    with psycopg.connect(db) as conn:  # an admin blocked it by hand (no llmusage marker)
+        conn.execute(f'UPDATE "{table}" SET blocked = TRUE WHERE "{column}" = %s', (entity,))
     report = write_back(db, _run(db, tmp_path))
-    assert ("key", "key-1") not in report.flagged
-    assert _flags(db)["key"] == (True, False)
-    _budget(db, "LiteLLM_VerificationToken", "token", "key-1", 100.0)
+    assert (kind, entity) not in report.flagged
+    assert _flags(db)[kind] == (True, False)
+    _budget(db, table, column, entity, 100.0)
     report = write_back(db, _run(db, tmp_path))
     assert report.unflagged == []
-    assert _flags(db)["key"] == (True, False)  # still blocked: it was a person's block
+    assert _flags(db)[kind] == (True, False)  # still blocked: it was a person's block
 
 
 def test_a_persons_unblock_stands_for_the_rest_of_the_period(db: str, tmp_path: Path) -> None:
@@ -287,6 +298,26 @@ def test_repair_spend_sets_the_column_to_the_ledger(db: str, tmp_path: Path) -> 
         ).fetchone()[0]
         assert repaired["recorded_spend"] == 9.0 and repaired["ledger_spend"] == pytest.approx(4.0)
     assert _row(_run(db, tmp_path), "user", "user-1")["drift_ok"] is True
+
+
+def test_repair_keeps_spend_the_proxy_added_after_the_snapshot(db: str, tmp_path: Path) -> None:
+    """The repair subtracts the drift measured in the snapshot: a request written between the reconciliation
+    and the repair (the proxy adds its log and its spend to the counters in one transaction) is kept, so the
+    counter ends at the ledger plus that request, not at the stale ledger."""
+    _entities(db)
+    _logs(db, [1.5, 2.5], datetime(2026, 5, 6))
+    with psycopg.connect(db) as conn:
+        conn.execute("UPDATE \"LiteLLM_UserTable\" SET spend = 9.0 WHERE user_id = 'user-1'")
+    result = _run(db, tmp_path)
+    assert _row(result, "user", "user-1")["drift"] == pytest.approx(5.0)
+    _logs(db, [0.75], datetime(2026, 5, 6, 1))  # the proxy goes on writing
+    report = write_back(db, result, repair_spend=True)
+    assert report.repaired == [("user", "user-1")]
+    with psycopg.connect(db) as conn:
+        spend = conn.execute("SELECT spend FROM \"LiteLLM_UserTable\" WHERE user_id = 'user-1'").fetchone()[0]
+    assert spend == pytest.approx(4.0 + 0.75)
+    again = _row(_run(db, tmp_path), "user", "user-1")
+    assert again["drift_ok"] and again["ledger_spend"] == pytest.approx(4.75)
 
 
 def test_budget_windows_count_only_the_current_window(db: str, tmp_path: Path) -> None:
