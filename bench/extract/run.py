@@ -28,6 +28,8 @@ from datetime import date, datetime, timedelta
 from importlib.util import find_spec
 from pathlib import Path
 
+from llmusage.pg.connect import with_database
+
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "bench"
 HOME = BENCH / ".home"
@@ -162,7 +164,7 @@ def main() -> None:
 
     server = sh(*LLMUSAGE, "db", "url", env=env).strip()
     socket_dir = server.split("host=")[1].split("&")[0]
-    url = server.replace("/llmusage?", f"/{flavour.database}?")
+    url = with_database(server, flavour.database)
     env["LLMUSAGE_DATABASE_URL"] = url
     psql = Path(next(iter(find_spec("pgserver").submodule_search_locations))) / "pginstall/bin/psql"  # type: ignore[union-attr, arg-type]
     server_psql = [str(psql), "-X", "-q", "-h", socket_dir, "-U", "postgres", "-At"]
