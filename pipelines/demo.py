@@ -2,17 +2,31 @@
 materialized once through Dagster (a persistent instance under `$LLMUSAGE_HOME/dagster`, which `make ui`
 opens), then what ops and analysts would read: checks, budgets, a spend report and charts.
 
-Run as `python -m pipelines.demo [--logs N] [--days D]`. It lives here, not in the library, because it
-drives the Dagster graph: `llmusage` never imports `pipelines`."""
+A second, short leg shows the LiteLLM flavour: a database of its own on the same server
+(`<database>_demo_litellm`, re-created on every run), built by LiteLLM's own Prisma migrations and filled
+by the LiteLLM seed, then the commands a LiteLLM operator runs against it (`db status`, `db migrate`,
+`extract`, `reconcile --apply`, a report by model group, `chargeback`), through the `llmusage` command line
+with `LLMUSAGE_HOME` at `$LLMUSAGE_HOME/demo-litellm`, so the first leg's lake is left as it is.
+
+Run as `python -m pipelines.demo [--logs N] [--days D] [--litellm/--no-litellm] [--litellm-logs N]`. It
+lives here, not in the library, because it drives the Dagster graph: `llmusage` never imports `pipelines`."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
+import time
 import warnings
-from datetime import date, timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import polars as pl
+import psycopg
 
 from llmusage.cli import main as llmusage_main
 from llmusage.cli.seed import print_summary, run_seed
@@ -20,15 +34,32 @@ from llmusage.config import Settings
 from llmusage.devtools.seed import SeedOptions
 from llmusage.errors import LlmusageError
 from llmusage.pg import migrations
-from llmusage.pg.connect import connect, resolve_url
+from llmusage.pg.connect import connect, redact, resolve_url, validate_url, with_database
 from pipelines.materialize import instance_at, materialize_month, materialize_range
+
+if TYPE_CHECKING:
+    from llmusage.devtools.seed.litellm import Verdict
 
 
 @click.command("demo")
 @click.option("--logs", type=int, default=200_000, show_default=True)
 @click.option("--days", type=int, default=30, show_default=True)
-def demo(logs: int, days: int) -> None:
-    """Run the main job end to end: database up, migrations, seed (with anomalies), the Dagster graph, reports."""
+@click.option(
+    "--litellm/--no-litellm",
+    default=True,
+    show_default=True,
+    help="Then show the LiteLLM flavour on a second database of the same server.",
+)
+@click.option(
+    "--litellm-logs",
+    type=int,
+    default=4_000,
+    show_default=True,
+    help="Spend logs of the LiteLLM leg (its budget cases alone take about 2,600).",
+)
+def demo(logs: int, days: int, litellm: bool, litellm_logs: int) -> None:
+    """Run the main job end to end: database up, migrations, seed (with anomalies), the Dagster graph, reports;
+    then the LiteLLM flavour's commands on a LiteLLM database."""
     settings = Settings.from_env()
     url = resolve_url(settings)
     where = (
@@ -52,6 +83,8 @@ def demo(logs: int, days: int) -> None:
     if not run_demo_pipeline(settings, report.window.start.date(), last):
         raise LlmusageError("the demo's Dagster run failed (see the lines above)")
     demo_reports(settings)
+    if litellm:
+        demo_litellm(url, settings.home / LITELLM_HOME, litellm_logs)
 
 
 def run_demo_pipeline(settings: Settings, first: date, last: date) -> bool:
@@ -111,6 +144,120 @@ def demo_reports(settings: Settings) -> None:
     for name in ("spend-by-team.png", "spend-by-team.html"):
         path, _ = chart(settings.lake_dir, "team", charts / name)
         click.echo(f"chart: {path}")
+
+
+LITELLM_KINDS = ("key", "user", "team", "organization")
+"""The kinds whose budgets reconcile judges on a LiteLLM database."""
+LITELLM_HOME = "demo-litellm"
+"""The LiteLLM leg's `LLMUSAGE_HOME`, inside the demo's: its own lake, reconciliation and exports."""
+
+
+def litellm_database_url(url: str) -> str:
+    """The LiteLLM leg's database: `<database of url>_demo_litellm` on the same server."""
+    dbname = validate_url(url).get("dbname") or "llmusage"
+    return with_database(url, f"{dbname[:49]}_demo_litellm")
+
+
+def demo_litellm(url: str, home: Path, logs: int) -> None:
+    """The LiteLLM leg: a LiteLLM database built and seeded, then what its operator runs, step by step."""
+    from psycopg import sql
+
+    from llmusage.devtools.litellm_schema import create_litellm_schema, litellm_version
+    from llmusage.devtools.seed.litellm import seed_litellm
+
+    started = time.perf_counter()
+    target = litellm_database_url(url)
+    name = validate_url(target)["dbname"]
+    click.echo("\n== LiteLLM flavour: a LiteLLM proxy's database, read by llmusage ==")
+    with connect(url, autocommit=True) as conn:
+        try:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise LlmusageError(
+                f"cannot create the LiteLLM leg's database {name} ({exc.diag.message_primary}); "
+                "run the demo with --no-litellm"
+            ) from exc
+    shutil.rmtree(home, ignore_errors=True)  # the leg's own home: the database behind it is new
+    click.echo(f"database: {redact(target)} (re-created), LLMUSAGE_HOME {home}")
+    now = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0)
+    with connect(target, autocommit=True) as conn:
+        begun = time.perf_counter()
+        applied = create_litellm_schema(conn)
+        click.echo(
+            f"schema: LiteLLM's own {applied} Prisma migrations (litellm-proxy-extras {litellm_version()}) "
+            f"in {time.perf_counter() - begun:.1f}s"
+        )
+        scenario = seed_litellm(conn, now=now, scale=logs, seed=42)
+    judged = [v for v in scenario.verdicts if v.kind in LITELLM_KINDS]
+    click.echo(
+        f"seed: {scenario.logs:,} spend logs, ${scenario.spend:,.2f}, as LiteLLM writes them "
+        f"({scenario.deleted_logs:,} older ones deleted by retention) in {scenario.seconds:.1f}s; LiteLLM "
+        f"refuses {sum(v.litellm_refuses for v in judged)} of its {len(judged)} budgeted keys, users, teams "
+        "and organizations now"
+    )
+    environment = {
+        "LLMUSAGE_DATABASE_URL": target,
+        "LLMUSAGE_HOME": str(home),
+        "LLMUSAGE_LITELLM_URL": None,  # blocks go into the demo's table, never to a real LiteLLM proxy
+        "LLMUSAGE_LITELLM_MASTER_KEY": None,
+    }
+    steps = (
+        ("flavour, LiteLLM's latest migration, rows, who is over budget", ["db", "status"]),
+        ("creates llmusage's own schema only; LiteLLM's tables are left as they are", ["db", "migrate"]),
+        ("spend logs into the leg's own lake, normalized", ["extract"]),
+        ("budgets per period, as LiteLLM judges them; blocks keys and teams", ["reconcile", "--apply"]),
+        ("spend by public model", ["report", "spend", "--by", "model_group", "--format", "table"]),
+        ("this month's statement per team", ["chargeback", "--month", f"{now:%Y-%m}"]),
+    )
+    with _environment(environment):
+        for what, argv in steps:
+            click.echo(f"\n-- $ llmusage {' '.join(argv)}    # {what}")
+            llmusage_main(argv)
+            if argv[0] == "reconcile":
+                _compare_with_litellm(judged, home / "reconcile")
+    click.echo(f"\nLiteLLM leg: {time.perf_counter() - started:.1f}s")
+
+
+def _compare_with_litellm(verdicts: list[Verdict], reconcile_dir: Path) -> None:
+    """One line: does reconcile give every budgeted entity the status LiteLLM's own pre-call check implies?"""
+    from llmusage.reconcile.store import load
+
+    entities = load(reconcile_dir).entities
+    got = {(r["entity_type"], r["entity_id"]): r["status"] for r in entities.iter_rows(named=True)}
+    wrong = [v for v in verdicts if got.get((v.kind, v.id)) != v.expected_status]
+    refused = ", ".join(f"{v.kind} {v.name}" for v in verdicts if v.litellm_refuses)
+    if not wrong:
+        click.echo(
+            f"against LiteLLM's own pre-call checks: all {len(verdicts)} statuses match; exceeded is what "
+            f"LiteLLM refuses: {refused}"
+        )
+        return
+    click.echo(f"against LiteLLM's own pre-call checks: {len(wrong)} of {len(verdicts)} statuses DIFFER")
+    for v in wrong:
+        click.echo(
+            f"  {v.kind} {v.name}: LiteLLM's {v.expected_status}, reconcile's {got.get((v.kind, v.id))}"
+        )
+
+
+@contextmanager
+def _environment(values: dict[str, str | None]) -> Iterator[None]:
+    """`os.environ` with `values` set (None: unset) for the block, as it was afterwards: the command line
+    reads its settings from the environment."""
+    saved = {name: os.environ.get(name) for name in values}
+    try:
+        for name, value in values.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def main(argv: list[str] | None = None) -> None:
