@@ -146,8 +146,6 @@ def demo_reports(settings: Settings) -> None:
         click.echo(f"chart: {path}")
 
 
-LITELLM_KINDS = ("key", "user", "team", "organization")
-"""The kinds whose budgets reconcile judges on a LiteLLM database."""
 LITELLM_HOME = "demo-litellm"
 """The LiteLLM leg's `LLMUSAGE_HOME`, inside the demo's: its own lake, reconciliation and exports."""
 
@@ -189,7 +187,7 @@ def demo_litellm(url: str, home: Path, logs: int) -> None:
             f"in {time.perf_counter() - begun:.1f}s"
         )
         scenario = seed_litellm(conn, now=now, scale=logs, seed=42)
-    judged = [v for v in scenario.verdicts if v.kind in LITELLM_KINDS]
+    judged = scenario.verdicts  # every budgeted kind: keys to end users, tags and team memberships
     click.echo(
         f"seed: {scenario.logs:,} spend logs, ${scenario.spend:,.2f}, as LiteLLM writes them "
         f"({scenario.deleted_logs:,} older ones deleted by retention) in {scenario.seconds:.1f}s; LiteLLM "

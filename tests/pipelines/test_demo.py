@@ -50,7 +50,7 @@ def test_demo_shows_the_litellm_flavour(
     assert re.search(r"flavour\s+LiteLLM \(latest migration \d{14}_\w+\)", out)
     assert "created schema llmusage" in out and "skipped 0001_litellm_schema.sql" in out
     # reconcile gives each kind an exceeded entity, and exactly the statuses LiteLLM's pre-call checks imply
-    for kind in ("key", "user", "team", "organization"):
+    for kind in ("key", "user", "team", "organization", "end_user", "tag", "team_member"):
         assert re.search(rf"│ {kind}\s*│[^\n]*│ exceeded", out), kind
     refused = re.search(r"LiteLLM refuses (\d+) of its (\d+) budgeted", out)
     summary = re.search(r"\d+ entities: (\d+) exceeded", out)
