@@ -55,13 +55,15 @@ def lake_is_fresh(postgres: PostgresResource, lake: LakeResource) -> dg.AssetChe
     from llmusage.lake.freshness import lake_lag
 
     lag = lake_lag(postgres.url(), lake.lake_dir)
+    minutes = lag.behind_minutes
     return dg.AssetCheckResult(
         passed=lag.behind is not None and lag.behind <= FRESHNESS_LAG,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
             "postgres_newest": str(lag.postgres_newest),
             "lake_newest": str(lag.lake_newest),
-            "behind_minutes": dg.MetadataValue.float(lag.behind.total_seconds() / 60 if lag.behind else -1.0),
+            "behind_minutes": dg.MetadataValue.float(minutes) if minutes is not None else "the lake is empty",
+            "allowed_minutes": dg.MetadataValue.float(FRESHNESS_LAG.total_seconds() / 60),
         },
     )
 
