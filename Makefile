@@ -35,10 +35,13 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 # The Dagster UI over the demo's data and runs (run `make demo` first): http://127.0.0.1:3000
+# The demo's demo.env sets LLMUSAGE_PARTITIONS_START to its first seeded day (unless it is set already);
+# schedules and sensors run (the daemon of `dagster dev`) unless LLMUSAGE_AUTOMATION=off.
 LLMUSAGE_HOME ?= $(CURDIR)/.llmusage
 ui: $(STAMP)
 	@mkdir -p $(LLMUSAGE_HOME)/dagster
 	@test -f $(LLMUSAGE_HOME)/dagster/dagster.yaml || printf 'telemetry:\n  enabled: false\n' > $(LLMUSAGE_HOME)/dagster/dagster.yaml
+	set -a; test -n "$$LLMUSAGE_PARTITIONS_START" || test ! -f $(LLMUSAGE_HOME)/dagster/demo.env || . $(LLMUSAGE_HOME)/dagster/demo.env; set +a; \
 	DAGSTER_HOME=$(LLMUSAGE_HOME)/dagster LLMUSAGE_HOME=$(LLMUSAGE_HOME) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 clean:

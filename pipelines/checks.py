@@ -5,26 +5,36 @@ import dagster as dg
 import polars as pl
 
 from llmusage.lake.lag import LAG_WINDOW
-from pipelines.assets.budgets import preview
+from llmusage.money import usd
 from pipelines.resources import LakeResource, PostgresResource
 from pipelines.schedules import INGEST_INTERVAL
+from pipelines.tables import breach_table, entity_table
 
 FRESHNESS_LAG = LAG_WINDOW + INGEST_INTERVAL
 """How far the lake may be behind PostgreSQL: the lag window plus one ingest interval (2 h 15)."""
+DRIFT_ROWS = 50
+"""How many drifted entities, largest drift first, the drift check lists."""
 
 
 @dg.asset_check(
     asset="budget_status",
-    description="No key, user, team, organization (or LiteLLM end user, tag or team membership) at or over its budget.",
+    additional_deps=["budget_flags"],
+    description="No key, user, team, organization (or LiteLLM end user, tag or team membership) at or over its "
+    "budget. Evaluated after the write-back, so each breach shows what now holds on it.",
 )
-def no_budget_exceeded(lake: LakeResource) -> dg.AssetCheckResult:
+def no_budget_exceeded(postgres: PostgresResource, lake: LakeResource) -> dg.AssetCheckResult:
+    from llmusage.reconcile.breaches import breaches, holds
     from llmusage.reconcile.store import load
 
-    offenders = load(lake.reconcile_dir).exceeded()
+    over = breaches(load(lake.reconcile_dir).entities, holds(postgres.url()))
     return dg.AssetCheckResult(
-        passed=offenders.height == 0,
+        passed=not over,
         severity=dg.AssetCheckSeverity.ERROR,
-        metadata={"exceeded": offenders.height, "offenders": dg.MetadataValue.md(preview(offenders, n=50))},
+        metadata={
+            "exceeded": len(over),
+            "over_by": dg.MetadataValue.text(usd(sum(b.over_by for b in over))),
+            "offenders": breach_table(over),
+        },
     )
 
 
@@ -42,7 +52,7 @@ def spend_drift_within_tolerance(lake: LakeResource) -> dg.AssetCheckResult:
         metadata={
             "drifted": drifted.height,
             "total_drift": dg.MetadataValue.float(round(float(drifted["drift"].sum() or 0.0), 6)),
-            "entities": dg.MetadataValue.md(preview(drifted, n=50)),
+            "entities": entity_table(drifted.head(DRIFT_ROWS)),
         },
     )
 
@@ -55,13 +65,15 @@ def lake_is_fresh(postgres: PostgresResource, lake: LakeResource) -> dg.AssetChe
     from llmusage.lake.freshness import lake_lag
 
     lag = lake_lag(postgres.url(), lake.lake_dir)
+    minutes = lag.behind_minutes
     return dg.AssetCheckResult(
         passed=lag.behind is not None and lag.behind <= FRESHNESS_LAG,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
             "postgres_newest": str(lag.postgres_newest),
             "lake_newest": str(lag.lake_newest),
-            "behind_minutes": dg.MetadataValue.float(lag.behind.total_seconds() / 60 if lag.behind else -1.0),
+            "behind_minutes": dg.MetadataValue.float(minutes) if minutes is not None else "the lake is empty",
+            "allowed_minutes": dg.MetadataValue.float(FRESHNESS_LAG.total_seconds() / 60),
         },
     )
 

@@ -33,9 +33,9 @@ from llmusage.cli.seed import print_summary, run_seed
 from llmusage.config import Settings
 from llmusage.devtools.seed import SeedOptions
 from llmusage.errors import LlmusageError
+from llmusage.money import usd
 from llmusage.pg import migrations
 from llmusage.pg.connect import connect, redact, resolve_url, validate_url, with_database
-from pipelines.materialize import instance_at, materialize_month, materialize_range
 
 if TYPE_CHECKING:
     from llmusage.devtools.seed.litellm import Verdict
@@ -87,16 +87,34 @@ def demo(logs: int, days: int, litellm: bool, litellm_logs: int) -> None:
         demo_litellm(url, settings.home / LITELLM_HOME, litellm_logs)
 
 
+DEMO_ENV = "demo.env"
+"""Beside the demo's Dagster instance: the environment `make ui` loads so the UI shows the demo's partitions."""
+
+
+def partitions_from(settings: Settings, first: date) -> None:
+    """Partitions start on the first seeded day: in this process (before the code location loads) and, through
+    `$LLMUSAGE_HOME/dagster/demo.env`, in `make ui`'s."""
+    os.environ["LLMUSAGE_PARTITIONS_START"] = first.isoformat()
+    directory = settings.home / "dagster"
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / DEMO_ENV).write_text(f"LLMUSAGE_PARTITIONS_START={first.isoformat()}\n")
+
+
 def run_demo_pipeline(settings: Settings, first: date, last: date) -> bool:
     from llmusage.lake.extract import reset_spend_logs
+    from llmusage.reconcile.breaches import breaches, holds
     from llmusage.reconcile.store import load
 
     reset_spend_logs(settings.lake_dir)  # the seed replaced every log: the old lake describes other data
+    partitions_from(settings, first)
+    from pipelines.materialize import instance_at, materialize_month, materialize_range  # loads the location
+
     instance = instance_at(settings.home / "dagster")
     result = materialize_range(first, last, instance)
     materialized = sorted({e.asset_key.to_user_string() for e in result.get_asset_materialization_events()})
     outcome = "succeeded" if result.success else "FAILED"
-    click.echo(f"dagster: run {result.run_id[:8]} {outcome}, {first}..{last}: {', '.join(materialized)}")
+    runs = ", ".join(f"{r.dagster_run.job_name} {r.run_id[:8]}" for r in result.results)
+    click.echo(f"dagster: runs {runs} {outcome}, {first}..{last}: {', '.join(materialized)}")
     for evaluation in result.get_asset_check_evaluations():
         verdict = "passed" if evaluation.passed else f"FAILED ({evaluation.severity.value})"
         click.echo(f"  check {evaluation.asset_key.to_user_string()}.{evaluation.check_name}: {verdict}")
@@ -107,7 +125,7 @@ def run_demo_pipeline(settings: Settings, first: date, last: date) -> bool:
         meta = event.materialization.metadata
         click.echo(
             f"dagster: chargeback_statement[{event.materialization.partition}] {meta['status'].value}, "
-            f"{meta['lines'].value:,} lines, ${meta['total_usd'].value:,.2f} -> {meta['path'].value}"
+            f"{meta['lines'].value:,} lines, {usd(meta['total_usd'].value)} -> {meta['path'].value}"
         )
     if not month.success:
         return False
@@ -119,12 +137,12 @@ def run_demo_pipeline(settings: Settings, first: date, last: date) -> bool:
         f"{entities.filter(~pl.col('drift_ok')).height} with drift, "
         f"{entities.filter(pl.col('status') == 'orphaned').height} orphaned"
     )
-    for row in over.iter_rows(named=True):
-        crossed = f", crossed {row['first_exceeded_at']:%Y-%m-%d %H:%M}" if row["first_exceeded_at"] else ""
-        flag = "blocked" if row["entity_type"] in ("key", "team") else "flagged"
+    for b in breaches(entities, holds(resolve_url(settings))):
+        used = f"{b.utilization:.0%}" if b.utilization is not None else "-"
+        crossed = f", crossed {b.first_exceeded_at:%Y-%m-%d %H:%M}" if b.first_exceeded_at else ""
         click.echo(
-            f"  over budget ({flag}): {row['entity_type']:<12} {row['name']:<34} ${row['ledger_spend']:>9,.2f} of "
-            f"${row['max_budget']:>8,.2f} ({row['utilization']:.0%}{crossed})"
+            f"  over budget ({b.action}): {b.kind:<12} {b.entity:<44} {usd(b.ledger):>10} of "
+            f"{usd(b.budget):>9}, over by {usd(b.over_by)} ({used}{crossed})"
         )
     return True
 

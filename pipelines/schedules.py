@@ -1,5 +1,5 @@
 """Schedules: ingest every 15 minutes (today, and yesterday while it is inside the lag window); chargeback
-on the first of each month for the month before."""
+on the first of each month for the month before. Running by default (LLMUSAGE_AUTOMATION=off: stopped)."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -7,6 +7,7 @@ import dagster as dg
 
 from llmusage.lake.lag import LAG_WINDOW
 from pipelines.jobs import chargeback_job, ingest_job
+from pipelines.location import schedule_status
 
 INGEST_INTERVAL = timedelta(minutes=15)
 """How often the ingest schedule runs (a divisor of an hour: it becomes the cron's minute step)."""
@@ -22,7 +23,9 @@ def ingest_partition_keys(now: datetime) -> list[str]:
     return keys
 
 
-@dg.schedule(job=ingest_job, cron_schedule=INGEST_CRON, execution_timezone="UTC")
+@dg.schedule(
+    job=ingest_job, cron_schedule=INGEST_CRON, execution_timezone="UTC", default_status=schedule_status()
+)
 def ingest_schedule(context: dg.ScheduleEvaluationContext):
     """Keep the lake current: today's partition every 15 minutes, yesterday's too during the lag window."""
     moment = context.scheduled_execution_time or datetime.now(UTC)
@@ -39,7 +42,9 @@ def previous_month_key(now: datetime) -> str:
     return last_day.replace(day=1).isoformat()
 
 
-@dg.schedule(job=chargeback_job, cron_schedule="0 3 1 * *", execution_timezone="UTC")
+@dg.schedule(
+    job=chargeback_job, cron_schedule="0 3 1 * *", execution_timezone="UTC", default_status=schedule_status()
+)
 def chargeback_schedule(context: dg.ScheduleEvaluationContext):
     """The statement of the month before, at 03:00 UTC on the 1st (after the 2-hour lag window closed it)."""
     moment = context.scheduled_execution_time or datetime.now(UTC)

@@ -1,11 +1,13 @@
 """Sensors: reconcile after every successful ingest, and whenever new spend arrives or an entity crosses
-its warning threshold (a cursor remembers what was last seen)."""
+its warning threshold (a cursor remembers what was last seen). Running by default (LLMUSAGE_AUTOMATION=off:
+stopped)."""
 
 import json
 
 import dagster as dg
 
 from pipelines.jobs import budgets_job, ingest_job
+from pipelines.location import sensor_status
 from pipelines.resources import PostgresResource
 
 
@@ -14,13 +16,17 @@ from pipelines.resources import PostgresResource
     monitored_jobs=[ingest_job],
     request_job=budgets_job,
     description="Reconcile budgets after each successful ingest run.",
+    default_status=sensor_status(),
 )
 def reconcile_after_ingest_sensor(context: dg.RunStatusSensorContext):
     return dg.RunRequest(run_key=f"after-{context.dagster_run.run_id}")
 
 
 @dg.sensor(
-    job=budgets_job, minimum_interval_seconds=60, description="New spend or a threshold crossed: reconcile."
+    job=budgets_job,
+    minimum_interval_seconds=60,
+    description="New spend or a threshold crossed: reconcile.",
+    default_status=sensor_status(),
 )
 def spend_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource):
     from llmusage.reconcile.spend_state import spend_state

@@ -5,20 +5,10 @@ import polars as pl
 
 from pipelines.assets.ingest import QUALITY_CHECK
 from pipelines.resources import LakeResource, PostgresResource
+from pipelines.tables import breach_table, change_table, entity_table, person_block_table
 
-
-def preview(entities: pl.DataFrame, n: int = 10) -> str:
-    """A Markdown table of the worst entities, for the UI."""
-    lines = ["| type | entity | status | ledger | budget | used | drift |", "|---|---|---|---|---|---|---|"]
-    for row in entities.head(n).iter_rows(named=True):
-        budget = f"${row['max_budget']:,.2f}" if row["max_budget"] is not None else "-"
-        used = f"{row['utilization']:.0%}" if row["utilization"] is not None else "-"
-        drift = "" if row["drift_ok"] else f"${row['drift']:,.2f}"
-        lines.append(
-            f"| {row['entity_type']} | {row['name']} | {row['status']} | ${row['ledger_spend']:,.2f} | {budget} "
-            f"| {used} | {drift} |"
-        )
-    return "\n".join(lines)
+PREVIEW_ROWS = 10
+"""How many entities, worst first, `budget_status`' preview shows (the check lists every breach)."""
 
 
 @dg.asset(group_name="budgets", kinds={"duckdb", "postgres"}, deps=["spend_logs", "dim_teams", "dim_users"])
@@ -43,7 +33,7 @@ def budget_status(postgres: PostgresResource, lake: LakeResource) -> dg.Material
             ),
             "lake_cutoff": str(result.cutoff),
             "as_of": result.as_of.isoformat(),
-            "preview": dg.MetadataValue.md(preview(entities)),
+            "preview": entity_table(entities.head(PREVIEW_ROWS)),
             "path": str(path),
         }
     )
@@ -53,8 +43,10 @@ def budget_status(postgres: PostgresResource, lake: LakeResource) -> dg.Material
 def budget_flags(context: dg.AssetExecutionContext, postgres: PostgresResource, lake: LakeResource):
     """Flags written back: exceeded keys and teams blocked, users and organizations flagged, flags that
     llmusage set lifted once back under budget; statuses upserted and one event per change. On a LiteLLM
-    database only keys and teams are blocked, through LiteLLM's management API when it is configured."""
+    database only keys and teams are blocked, through LiteLLM's management API when it is configured.
+    Metadata: what changed, every breach with what now holds on it, and the blocks a person set."""
     from llmusage.reconcile import write_back
+    from llmusage.reconcile.breaches import breaches, changes, holds, person_blocks
     from llmusage.reconcile.litellm_api import CACHE_DELAY
     from llmusage.reconcile.store import load
     from llmusage.sources.detect import Flavour
@@ -66,16 +58,20 @@ def budget_flags(context: dg.AssetExecutionContext, postgres: PostgresResource, 
     written = "in the table"
     if result.flavour is Flavour.LITELLM:
         written = f"through LiteLLM's API at {api.url}" if api else f"in the table: {CACHE_DELAY}"
-    changes = [f"- flagged {t} `{e}`" for t, e in report.flagged]
-    changes += [f"- unflagged {t} `{e}`" for t, e in report.unflagged]
+    held = holds(postgres.url())
+    over = breaches(result.entities, held)
+    by_person = person_blocks(result.entities, held, lifted=set(report.unflagged))
     return dg.MaterializeResult(
         metadata={
             "flagged": len(report.flagged),
             "unflagged": len(report.unflagged),
+            "blocked_by_a_person": len(by_person),
             "status_changes": report.status_changes,
             "events": report.events,
             "written": written,
-            "changes": dg.MetadataValue.md("\n".join(changes) or "no change"),
+            "changes": change_table(changes(result.entities, report.flagged, report.unflagged)),
+            "breaches": breach_table(over),
+            "person_blocks": person_block_table(by_person),
         }
     )
 

@@ -1,12 +1,13 @@
 """Ingest: spend logs from PostgreSQL into the lake by UTC day, and the dimension snapshots."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import dagster as dg
 
 from llmusage.lake.layout import DIM_TABLES, dim_path, spend_logs_dir
 from pipelines.partitions import daily_partitions
 from pipelines.resources import LakeResource, PostgresResource
+from pipelines.tables import table
 
 QUALITY_CHECK = "spend_logs_quality"
 
@@ -50,7 +51,8 @@ def dimension_snapshots(postgres: PostgresResource, lake: LakeResource):
     ],
 )
 def spend_logs(context: dg.AssetExecutionContext, postgres: PostgresResource, lake: LakeResource):
-    """Spend logs of the partition's UTC days, extracted to lake/spend_logs/date=YYYY-MM-DD/ (atomic rewrite)."""
+    """Spend logs of the partition's UTC days, extracted to lake/spend_logs/date=YYYY-MM-DD/ (atomic rewrite);
+    each day's materialization carries that day's rows and spend."""
     from llmusage.lake.extract import ExtractOptions, extract
     from llmusage.lake.quality import validate_spend_logs
 
@@ -58,19 +60,19 @@ def spend_logs(context: dg.AssetExecutionContext, postgres: PostgresResource, la
     first, last = window.start.date(), (window.end - timedelta(days=1)).date()
     report = extract(postgres.url(), lake.lake_dir, ExtractOptions(days=(first, last)))
     quality = validate_spend_logs(lake.lake_dir, first, last)
-    failures = "\n".join(
-        f"| {f['expectation']} | {f['column']} | {f['unexpected_count']} | {', '.join(f['sample'])} |"
-        for f in quality.failures
-    )
+    by_day = {p.day: p for p in report.partitions}
+    for key in context.partition_keys:  # each day's own rows and spend, however many days the run has
+        day = by_day.get(date.fromisoformat(key))
+        context.add_asset_metadata(
+            {
+                "rows": day.rows if day else 0,
+                "spend": dg.MetadataValue.float(round(day.spend, 6) if day else 0.0),
+                "path": str(day.path) if day and day.path else "no rows",
+            },
+            partition_key=key,
+        )
     return dg.MaterializeResult(
-        metadata={
-            "rows": report.rows,
-            "spend": dg.MetadataValue.float(round(report.spend, 6)),
-            "first_day": str(first),
-            "last_day": str(last),
-            "partitions_written": sum(1 for p in report.partitions if p.path is not None),
-            "path": str(spend_logs_dir(lake.lake_dir)),
-        },
+        metadata={"run_days": f"{first}..{last}", "lake": str(spend_logs_dir(lake.lake_dir))},
         check_results=[
             dg.AssetCheckResult(
                 check_name=QUALITY_CHECK,
@@ -80,10 +82,12 @@ def spend_logs(context: dg.AssetExecutionContext, postgres: PostgresResource, la
                     "rows": quality.rows,
                     "expectations": quality.evaluated,
                     "failed": len(quality.failures),
-                    "failures": dg.MetadataValue.md(
-                        "| expectation | column | unexpected | sample |\n|---|---|---|---|\n" + failures
-                        if failures
-                        else "none"
+                    "failures": table(
+                        ("expectation", "column", "unexpected", "sample"),
+                        (
+                            (f["expectation"], f["column"], f["unexpected_count"], ", ".join(f["sample"]))
+                            for f in quality.failures
+                        ),
                     ),
                 },
             )

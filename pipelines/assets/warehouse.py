@@ -7,6 +7,7 @@ import dagster as dg
 from llmusage.lake.layout import DIM_TABLES, spend_daily_dir
 from pipelines.partitions import daily_partitions
 from pipelines.resources import LakeResource
+from pipelines.tables import table
 
 
 @dg.asset(
@@ -22,15 +23,18 @@ def spend_daily(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.Mat
 
     window = context.partition_time_window
     days = [window.start.date() + timedelta(days=n) for n in range((window.end - window.start).days)]
-    results = [build_spend_daily(lake.lake_dir, day) for day in days]
+    for day in days:  # each day's own rollup, however many days the run has
+        rollup = build_spend_daily(lake.lake_dir, day)
+        context.add_asset_metadata(
+            {
+                "rows": rollup.rows,
+                "requests": rollup.requests,
+                "spend": dg.MetadataValue.float(round(rollup.spend, 6)),
+            },
+            partition_key=day.isoformat(),
+        )
     return dg.MaterializeResult(
-        metadata={
-            "rows": sum(r.rows for r in results),
-            "requests": sum(r.requests for r in results),
-            "spend": dg.MetadataValue.float(round(sum(r.spend for r in results), 6)),
-            "days": len(days),
-            "path": str(spend_daily_dir(lake.lake_dir)),
-        }
+        metadata={"run_days": f"{days[0]}..{days[-1]}", "path": str(spend_daily_dir(lake.lake_dir))}
     )
 
 
@@ -49,11 +53,6 @@ def warehouse(lake: LakeResource) -> dg.MaterializeResult:
     return dg.MaterializeResult(
         metadata={
             "path": str(lake.warehouse_path),
-            "objects": dg.MetadataValue.md(
-                "| name | kind | rows |\n|---|---|---|\n"
-                + "\n".join(
-                    f"| {o.name} | {o.kind} | {o.rows if o.rows is not None else ''} |" for o in built
-                )
-            ),
+            "objects": table(("name", "kind", "rows"), ((o.name, o.kind, o.rows) for o in built)),
         }
     )

@@ -5,6 +5,8 @@
 | `LLMUSAGE_DATABASE_URL` | the operational PostgreSQL (libpq URL)    | unset: embedded server under `pg/`   |
 | `LLMUSAGE_HOME`         | data directory (lake, warehouse, pg, ...) | `./.llmusage`                        |
 | `LLMUSAGE_MASTER_KEY`   | admin key for the proxy's management API  | unset: management routes refuse all  |
+| `LLMUSAGE_AUTOMATION`   | `off`: Dagster schedules and sensors start stopped | `on`: they start running       |
+| `LLMUSAGE_PARTITIONS_START` | first UTC day of the Dagster partitions (`YYYY-MM-DD`) | `2025-01-01`          |
 """
 
 from __future__ import annotations
@@ -12,9 +14,16 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
+from llmusage.errors import LlmusageError
+
 DEFAULT_HOME = ".llmusage"
+DEFAULT_PARTITIONS_START = date(2025, 1, 1)
+"""The first day of the Dagster partitions when LLMUSAGE_PARTITIONS_START is unset."""
+_ON = {"on", "true", "1", "yes"}
+_OFF = {"off", "false", "0", "no"}
 
 
 @dataclass(frozen=True)
@@ -27,6 +36,10 @@ class Settings:
     litellm_url: str | None = None
     """A LiteLLM proxy's base URL: write-back blocks and unblocks through its management API."""
     litellm_master_key: str | None = None
+    automation: bool = True
+    """Dagster schedules and sensors start running (LLMUSAGE_AUTOMATION=off: they start stopped)."""
+    partitions_start: date = DEFAULT_PARTITIONS_START
+    """The first UTC day of the daily partitions (the monthly ones start on the first of its month)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -38,6 +51,8 @@ class Settings:
             master_key=env.get("LLMUSAGE_MASTER_KEY") or None,
             litellm_url=env.get("LLMUSAGE_LITELLM_URL") or None,
             litellm_master_key=env.get("LLMUSAGE_LITELLM_MASTER_KEY") or None,
+            automation=_switch("LLMUSAGE_AUTOMATION", env.get("LLMUSAGE_AUTOMATION") or "on"),
+            partitions_start=_day("LLMUSAGE_PARTITIONS_START", env.get("LLMUSAGE_PARTITIONS_START")),
         )
 
     @property
@@ -63,6 +78,23 @@ class Settings:
     @property
     def spool_dir(self) -> Path:
         return self.home / "spool"
+
+
+def _switch(name: str, value: str) -> bool:
+    if value.strip().lower() in _ON:
+        return True
+    if value.strip().lower() in _OFF:
+        return False
+    raise LlmusageError(f"{name} must be on or off, got {value!r}")
+
+
+def _day(name: str, value: str | None) -> date:
+    if not value:
+        return DEFAULT_PARTITIONS_START
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise LlmusageError(f"{name} must be a day (YYYY-MM-DD), got {value!r}") from None
 
 
 def sql_dir() -> Path:

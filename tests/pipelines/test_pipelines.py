@@ -88,11 +88,11 @@ def test_whole_graph_with_a_seeded_overrun(seeded, database_url: str, resources:
     overrun = checks["no_budget_exceeded"]
     assert not overrun.passed and overrun.severity == dg.AssetCheckSeverity.ERROR
     expected = {a.entity_id for a in seeded.anomalies if a.kind == "over_budget"}
-    offenders = overrun.metadata["offenders"].value
+    offenders = overrun.metadata["offenders"]
     assert overrun.metadata["exceeded"].value >= len(expected)
     assert not checks["spend_drift_within_tolerance"].passed
     assert checks["spend_drift_within_tolerance"].severity == dg.AssetCheckSeverity.WARN
-    assert "| type | entity |" in offenders
+    assert isinstance(offenders, dg.TableMetadataValue) and len(offenders.records) >= len(expected)
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert {"spend_logs", "spend_daily", "warehouse", "budget_status", "budget_flags"} <= materialized
     assert _flag_markers(database_url) >= 3  # the overrun keys, teams and user flagged in PostgreSQL
@@ -120,7 +120,8 @@ def test_a_corrupted_row_fails_the_suite_and_keeps_flags_unwritten(
         assert not result.success
         [quality] = [c for c in result.get_asset_check_evaluations() if c.check_name == "spend_logs_quality"]
         assert not quality.passed
-        assert "expect_column_values_to_be_between" in quality.metadata["failures"].value
+        failures = quality.metadata["failures"].records
+        assert "expect_column_values_to_be_between" in {f.data["expectation"] for f in failures}
         materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
         assert "budget_flags" not in materialized and "budget_status" not in materialized
         assert _flag_markers(database_url) == 0

@@ -9,6 +9,7 @@ import click
 
 from llmusage.config import Settings
 from llmusage.errors import LlmusageError
+from llmusage.money import usd
 
 if TYPE_CHECKING:
     from llmusage.pg.status import Summary
@@ -92,14 +93,14 @@ def _print_summary(summary: Summary, where: str) -> None:
             if summary.first and summary.last
             else ""
         )
-        click.echo(f"spend      ${summary.spend:,.2f} over {summary.requests:,} requests ({span})")
+        click.echo(f"spend      {usd(summary.spend)} over {summary.requests:,} requests ({span})")
     else:
         click.echo("spend      no spend logs")
     click.echo(f"over budget {len(summary.over_budget) or 'none'}")
     for o in summary.over_budget:
         used = f" ({o.spend / o.max_budget:.0%})" if o.max_budget else ""
         label = o.name if o.name == o.entity_id or o.entity_type == "key" else f"{o.name} [{o.entity_id}]"
-        click.echo(f"  {o.entity_type:<12} {label}: ${o.spend:,.2f} of ${o.max_budget:,.2f}{used}")
+        click.echo(f"  {o.entity_type:<12} {label}: {usd(o.spend)} of {usd(o.max_budget)}{used}")
 
 
 @db.command("stop")

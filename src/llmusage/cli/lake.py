@@ -11,6 +11,7 @@ from llmusage.config import Settings
 from llmusage.errors import LlmusageError
 from llmusage.lake.lag import LAG_WINDOW
 from llmusage.lake.layout import dims_dir
+from llmusage.money import usd
 from llmusage.reports.params import parse_day
 
 if TYPE_CHECKING:
@@ -79,7 +80,7 @@ def extract_command(
     written = [p for p in report.partitions if p.path is not None]
     removed = len(report.partitions) - len(written)
     click.echo(
-        f"extract: {len(written)} partitions written ({report.rows:,} rows, ${report.spend:,.2f})"
+        f"extract: {len(written)} partitions written ({report.rows:,} rows, {usd(report.spend)})"
         + (f", {removed} emptied" if removed else "")
         + f", {report.checked_days} days checked, in {seconds:.2f}s"
     )

@@ -11,6 +11,7 @@ import click
 
 from llmusage.config import Settings
 from llmusage.errors import LlmusageError
+from llmusage.money import usd
 
 if TYPE_CHECKING:
     from llmusage.reconcile import Reconciliation
@@ -72,10 +73,6 @@ def reconcile(apply_: bool, repair_spend: bool, threshold: float, fmt: str, show
         )
 
 
-def _money(value: float | None) -> str:
-    return "-" if value is None else f"${value:,.2f}"
-
-
 def _print_table(result: Reconciliation, show_all: bool) -> None:
     import polars as pl
     from rich.console import Console
@@ -105,14 +102,14 @@ def _print_table(result: Reconciliation, show_all: bool) -> None:
         right = column in ("ledger", "recorded", "drift", "budget", "used")
         table.add_column(column, justify="right" if right else "left", overflow="fold")
     for row in shown.iter_rows(named=True):
-        drift = "" if row["drift_ok"] else _money(row["drift"])
+        drift = "" if row["drift_ok"] else usd(row["drift"])
         used = f"{row['utilization']:.0%}" if row["utilization"] is not None else "-"
         top = row["top_models"][0]["model"] if row["top_models"] else "-"
         exceeded = f"{row['first_exceeded_at']:%Y-%m-%d %H:%M}" if row["first_exceeded_at"] else ""
         name = row["name"] + (f" ({row['budget_duration']})" if row["budget_duration"] else "")
         table.add_row(
-            row["entity_type"], name, row["status"], _money(row["ledger_spend"]), _money(row["recorded_spend"]),
-            drift, _money(row["max_budget"]), used, exceeded, top,
+            row["entity_type"], name, row["status"], usd(row["ledger_spend"]), usd(row["recorded_spend"]),
+            drift, usd(row["max_budget"]), used, exceeded, top,
         )  # fmt: skip
     console.print(table)
     counts = entities.group_by("status").len().sort("status")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from llmusage.config import Settings
+from llmusage.money import usd
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -82,11 +83,11 @@ def _row(table: Table, label: str, gap: Gap) -> None:
 
     table.add_row(
         label,
-        f"${gap.daily_spend:,.4f}",
-        f"${gap.logs_spend:,.4f}",
-        f"${gap.spend_difference:,.4f}",
+        usd(gap.daily_spend, 4),
+        usd(gap.logs_spend, 4),
+        usd(gap.spend_difference, 4),
         describe_causes(gap.spend_causes, money=True),
-        f"${gap.unexplained_spend:,.4f}" if gap.unexplained_spend else "",
+        usd(gap.unexplained_spend, 4) if gap.unexplained_spend else "",
         f"{gap.daily_requests:,}",
         f"{gap.logs_requests:,}",
         f"{gap.request_difference:,}",

@@ -202,7 +202,7 @@ def chargeback_command(month: str, by: str, out: Path | None, restate: bool) -> 
 
 
 def _print_statement(statement: Statement) -> None:
-    from llmusage.reports.chargeback import CENT
+    from llmusage.money import usd
 
     if statement.written:
         state = statement.status + (" (frozen)" if statement.status == "closed" else ", rebuilt on every run")
@@ -213,7 +213,7 @@ def _print_statement(statement: Statement) -> None:
         others = f" (besides {statement.failed_requests:,} failed, {statement.cached_requests:,} cached)"
     click.echo(
         f"chargeback {statement.month} by {statement.by}: {statement.lines:,} lines, "
-        f"{statement.requests:,} requests{others}, ${statement.total.quantize(CENT):,} USD; {state}"
+        f"{statement.requests:,} requests{others}, {usd(statement.total)} USD; {state}"
     )
     click.echo(f"  {statement.directory}/{{chargeback.csv,chargeback.parquet,summary.md,manifest.json}}")
     if statement.lines == 0:

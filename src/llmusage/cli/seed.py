@@ -12,6 +12,7 @@ import click
 
 from llmusage.config import Settings
 from llmusage.errors import LlmusageError
+from llmusage.money import usd
 
 if TYPE_CHECKING:
     from llmusage.devtools.seed import SeedOptions, SeedReport
@@ -135,7 +136,7 @@ def print_summary() -> None:
         if summary.first and summary.last
         else "no logs"
     )
-    console.print(f"total spend: ${summary.spend:,.2f} over {summary.requests:,} requests ({span})")
+    console.print(f"total spend: {usd(summary.spend)} over {summary.requests:,} requests ({span})")
     if not summary.over_budget:
         console.print("entities over budget: none")
         return
@@ -144,5 +145,5 @@ def print_summary() -> None:
         over.add_column(column, justify="right" if column in ("spend", "max_budget", "used") else "left")
     for o in summary.over_budget:
         used = f"{o.spend / o.max_budget:.0%}" if o.max_budget else "-"
-        over.add_row(o.entity_type, o.name, f"${o.spend:,.2f}", f"${o.max_budget:,.2f}", used)
+        over.add_row(o.entity_type, o.name, usd(o.spend), usd(o.max_budget), used)
     console.print(over)

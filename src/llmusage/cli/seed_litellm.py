@@ -14,6 +14,7 @@ import click
 
 from llmusage.config import Settings
 from llmusage.errors import LlmusageError
+from llmusage.money import usd
 
 
 def run_litellm_seed(now: datetime | None, logs: int, seed: int, reset: bool) -> None:
@@ -68,7 +69,7 @@ def _print_summary(scenario: object, counts: dict[str, int], span: tuple[object,
     first, last = span if span else (None, None)
     dates = f"{first:%Y-%m-%d} to {last:%Y-%m-%d}" if first and last else "no logs"  # type: ignore[str-format]
     console.print(
-        f"as of {scenario.now:%Y-%m-%d %H:%M} UTC: ${scenario.spend:,.2f} over {scenario.logs:,} spend logs "
+        f"as of {scenario.now:%Y-%m-%d %H:%M} UTC: {usd(scenario.spend)} over {scenario.logs:,} spend logs "
         f"({dates}); {scenario.deleted_logs:,} older logs deleted by retention; seeded in {scenario.seconds:.1f}s"
     )
     cases = Table(
@@ -79,7 +80,7 @@ def _print_summary(scenario: object, counts: dict[str, int], span: tuple[object,
     for v in scenario.verdicts:
         if v.case is None:
             continue
-        limit = f"${v.max_budget:,.2f}" if v.max_budget is not None else "-"
-        cases.add_row(v.case, f"{v.kind} {v.name}", f"${v.recorded_spend:,.2f}", limit, v.expected_status,
+        limit = usd(v.max_budget)
+        cases.add_row(v.case, f"{v.kind} {v.name}", usd(v.recorded_spend), limit, v.expected_status,
                       "yes" if v.litellm_refuses else "no")  # fmt: skip
     console.print(cases)

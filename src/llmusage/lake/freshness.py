@@ -25,6 +25,13 @@ class LakeLag:
             return None
         return max(self.postgres_newest - self.lake_newest, timedelta(0))
 
+    @property
+    def behind_minutes(self) -> float | None:
+        """`behind` in minutes: 0.0 when the lake is current, None only when the lake is empty and PostgreSQL
+        is not (a zero lag is a lag, not a missing one)."""
+        behind = self.behind
+        return None if behind is None else behind.total_seconds() / 60
+
 
 def lake_lag(url: str, lake_dir: Path) -> LakeLag:
     with connect(url) as conn:

@@ -43,6 +43,7 @@ from psycopg import sql
 
 from llmusage.errors import LlmusageError
 from llmusage.lake.layout import partition_files, spend_log_partitions
+from llmusage.money import usd
 from llmusage.pg.connect import connect
 from llmusage.reconcile.compute import lake_cutoff
 from llmusage.reconcile.statuses import ABS_TOLERANCE, TOLERANCE
@@ -207,8 +208,8 @@ class DailyTablesReport:
         for t in self.tables:
             g = t.total
             lines.append(
-                f"| {g.table} | ${g.daily_spend:,.4f} | ${g.logs_spend:,.4f} | ${g.spend_difference:,.4f} "
-                f"| {describe_causes(g.spend_causes, money=True)} | ${g.unexplained_spend:,.4f} "
+                f"| {g.table} | {usd(g.daily_spend, 4)} | {usd(g.logs_spend, 4)} | {usd(g.spend_difference, 4)} "
+                f"| {describe_causes(g.spend_causes, money=True)} | {usd(g.unexplained_spend, 4)} "
                 f"| {g.daily_requests:,} | {g.logs_requests:,} | {g.request_difference:,} "
                 f"| {describe_causes(g.request_causes)} | {g.unexplained_requests:,} |"
             )
@@ -219,7 +220,7 @@ def describe_causes(causes: dict[str, float] | dict[str, int], money: bool = Fal
     """`retention $1.20, tag_fan_out $0.40` (or request counts); `-` when there is none."""
     if not causes:
         return "-"
-    return ", ".join(f"{k} ${v:,.4f}" if money else f"{k} {v:,}" for k, v in causes.items())
+    return ", ".join(f"{k} {usd(v, 4)}" if money else f"{k} {v:,}" for k, v in causes.items())
 
 
 def reconcile_daily_tables(url: str, lake_dir: Path, as_of: datetime | None = None) -> DailyTablesReport:

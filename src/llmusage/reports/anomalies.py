@@ -14,6 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from llmusage.errors import LlmusageError
+from llmusage.money import usd
 from llmusage.reports.report import Report
 from llmusage.reports.source import freshness, lake_connection
 from llmusage.sqlfiles import load
@@ -75,7 +76,7 @@ def anomalies_report(
     return Report(
         name="anomalies",
         title=f"anomalies {span}: daily spend >= {threshold:g}x the {baseline_days}-day baseline "
-        f"and >= ${min_increase:,.2f} above it",
+        f"and >= {usd(min_increase)} above it",
         frame=frame,
         notes=[fresh.note(), "teams and keys; ratio is empty where the baseline is zero (new spend)"],
         empty_message=f"no anomalies in {span}"

@@ -40,6 +40,7 @@ import polars as pl
 from llmusage.errors import LlmusageError
 from llmusage.lake.lag import LAG_WINDOW
 from llmusage.lake.layout import aside_path
+from llmusage.money import usd
 from llmusage.reports.params import parse_month
 from llmusage.reports.source import Freshness, freshness, lake_connection
 from llmusage.sqlfiles import load
@@ -151,10 +152,6 @@ def allocate_cents(amounts: list[Decimal], total: Decimal) -> list[Decimal]:
     return floors
 
 
-def _money(value: Decimal) -> str:
-    return f"${value:,.2f}"
-
-
 def _count(lines: pl.DataFrame, column: str) -> str:
     return f"{int(lines[column].sum() or 0):,}"
 
@@ -189,7 +186,7 @@ def summary_markdown(lines: pl.DataFrame, month: str, by: str, status: str, fres
         f"- Requests: {_count(lines, 'x_Requests')}, besides {_count(lines, 'x_FailedRequests')} failed and "
         f"{_count(lines, 'x_CachedRequests')} served from a cache (their cost, usually 0, is included); "
         f"tokens: {_count(lines, 'ConsumedQuantity')}",
-        f"- Total BilledCost: **{_money(total)} {CURRENCY}** (exact: {exact:.12f})",
+        f"- Total BilledCost: **{usd(total)} {CURRENCY}** (exact: {exact:.12f})",
         "",
         f"| {label} | id | requests | failed | cached | tokens | billed |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
@@ -198,9 +195,9 @@ def summary_markdown(lines: pl.DataFrame, month: str, by: str, status: str, fres
         out.append(
             f"| {row['SubAccountName']} | {row['SubAccountId']} | {row['x_Requests']:,} | "
             f"{row['x_FailedRequests']:,} | {row['x_CachedRequests']:,} | {row['ConsumedQuantity']:,} | "
-            f"{_money(amount)} |"
+            f"{usd(amount)} |"
         )
-    out.append(f"| **total** | | | | | | **{_money(total)}** |")
+    out.append(f"| **total** | | | | | | **{usd(total)}** |")
     out += [
         "",
         "BilledCost in chargeback.csv / .parquet keeps 12 decimal places (exact sums of the spend logs).",

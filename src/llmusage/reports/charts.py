@@ -20,6 +20,7 @@ import polars as pl
 
 from llmusage.errors import LlmusageError
 from llmusage.lake.layout import dim_path
+from llmusage.money import usd
 from llmusage.reports.output import check_out_path, write_atomic
 from llmusage.reports.params import TIME_DIMENSIONS, parse_dimension
 from llmusage.reports.source import freshness
@@ -185,8 +186,7 @@ def _html(
     svg = svg[svg.index("<svg") :]
     totals = daily.group_by(column).agg(pl.col("spend").sum()).sort("spend", descending=True)
     rows = "\n".join(
-        f"<tr><td>{html.escape(str(label))}</td><td>${spent:,.2f}</td>"
-        f"<td>{'$' + format(budgets[label], ',.2f') if label in budgets else '-'}</td></tr>"
+        f"<tr><td>{html.escape(str(label))}</td><td>{usd(spent)}</td><td>{usd(budgets.get(label))}</td></tr>"
         for label, spent in totals.iter_rows()
     )
     return f"""<!doctype html>

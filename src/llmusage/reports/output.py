@@ -20,6 +20,7 @@ import polars as pl
 
 from llmusage.errors import LlmusageError
 from llmusage.lake.layout import aside_path
+from llmusage.money import usd
 from llmusage.reports.report import MONEY_COLUMNS, SHARE_COLUMNS, Report
 
 FORMATS = ("table", "csv", "json", "parquet", "md")
@@ -48,7 +49,7 @@ def _cell(column: str, value: object) -> str:
     if value is None:
         return "-"
     if column in MONEY_COLUMNS and isinstance(value, int | float):
-        return f"-${-value:,.2f}" if value < 0 else f"${value:,.2f}"
+        return usd(value)
     if column in SHARE_COLUMNS and isinstance(value, int | float):
         return f"{value:.1%}"
     if isinstance(value, bool):
