@@ -58,6 +58,8 @@ def spend_logs(context: dg.AssetExecutionContext, postgres: PostgresResource, la
     first, last = window.start.date(), (window.end - timedelta(days=1)).date()
     report = extract(postgres.url(), lake.lake_dir, ExtractOptions(days=(first, last)))
     quality = validate_spend_logs(lake.lake_dir, first, last)
+    if not quality.success:
+        _alert_quality_failed(context, postgres, quality, first, last)
     failures = "\n".join(
         f"| {f['expectation']} | {f['column']} | {f['unexpected_count']} | {', '.join(f['sample'])} |"
         for f in quality.failures
@@ -89,3 +91,21 @@ def spend_logs(context: dg.AssetExecutionContext, postgres: PostgresResource, la
             )
         ],
     )
+
+
+def _alert_quality_failed(
+    context: dg.AssetExecutionContext, postgres: PostgresResource, quality, first, last
+):
+    """One alert per failed partition range (LLMUSAGE_ALERT_WEBHOOKS); a webhook down is a warning."""
+    from llmusage.alerts.crossings import quality_alert
+    from llmusage.alerts.dispatch import quality_failed
+
+    policy = postgres.alert_policy()
+    if policy is None:
+        return
+    period = str(first) if first == last else f"{first}..{last}"
+    alert = quality_alert(
+        QUALITY_CHECK, "spend_logs", period, quality.failures, quality.rows, quality.evaluated
+    )
+    for warning in quality_failed(postgres.url(), alert, policy).warnings:
+        context.log.warning(warning)

@@ -5,6 +5,10 @@
 | `LLMUSAGE_DATABASE_URL` | the operational PostgreSQL (libpq URL)    | unset: embedded server under `pg/`   |
 | `LLMUSAGE_HOME`         | data directory (lake, warehouse, pg, ...) | `./.llmusage`                        |
 | `LLMUSAGE_MASTER_KEY`   | admin key for the proxy's management API  | unset: management routes refuse all  |
+| `LLMUSAGE_ALERT_WEBHOOKS` | comma-separated URLs that receive alerts (JSON POST, Slack-compatible `text`) | unset: no alert recorded or sent |
+| `LLMUSAGE_ALERT_THRESHOLDS` | budget thresholds that alert, in percent of `max_budget` | `50,80,95,100` |
+
+The LiteLLM management API (`LLMUSAGE_LITELLM_URL`, `LLMUSAGE_LITELLM_MASTER_KEY`) is described on `Settings`.
 """
 
 from __future__ import annotations
@@ -27,6 +31,10 @@ class Settings:
     litellm_url: str | None = None
     """A LiteLLM proxy's base URL: write-back blocks and unblocks through its management API."""
     litellm_master_key: str | None = None
+    alert_webhooks: tuple[str, ...] = ()
+    """Where alerts are POSTed (`llmusage.alerts`); empty: alerts are neither recorded nor sent."""
+    alert_thresholds: str | None = None
+    """Budget thresholds in percent, as given (`50,80,95,100`); parsed by `llmusage.alerts.crossings`."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -38,6 +46,8 @@ class Settings:
             master_key=env.get("LLMUSAGE_MASTER_KEY") or None,
             litellm_url=env.get("LLMUSAGE_LITELLM_URL") or None,
             litellm_master_key=env.get("LLMUSAGE_LITELLM_MASTER_KEY") or None,
+            alert_webhooks=split_urls(env.get("LLMUSAGE_ALERT_WEBHOOKS")),
+            alert_thresholds=env.get("LLMUSAGE_ALERT_THRESHOLDS") or None,
         )
 
     @property
@@ -63,6 +73,12 @@ class Settings:
     @property
     def spool_dir(self) -> Path:
         return self.home / "spool"
+
+
+def split_urls(text: str | None) -> tuple[str, ...]:
+    """A comma-separated list of URLs, blanks dropped, each once, in order."""
+    urls = (part.strip() for part in (text or "").split(","))
+    return tuple(dict.fromkeys(url for url in urls if url))
 
 
 def sql_dir() -> Path:
