@@ -43,6 +43,8 @@ def _period(fields: dict) -> str:
 def text(fields: dict) -> str:
     """The line a person reads, from an alert's structured fields."""
     kind = fields["kind"]
+    if kind == "test":
+        return f"llmusage: {fields['message']}"
     subject = who(fields["entity_type"], fields["entity_id"], fields.get("entity_name"))
     if kind == "budget_threshold":
         used = f"{fields['utilization']:.0%}" if fields.get("utilization") is not None else "?"
@@ -72,7 +74,7 @@ def text(fields: dict) -> str:
             f"({fields['failed']} expectation(s) of {fields['expectations']}: {failed}). "
             "Budgets are not written back from these days until it passes."
         )
-    return f"llmusage: {fields.get('message', kind)}"
+    return f"llmusage: {kind} alert for {subject}"
 
 
 def payload(fields: dict) -> dict:
