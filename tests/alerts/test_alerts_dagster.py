@@ -68,14 +68,18 @@ def test_quality_then_budget_alerts_from_the_graph(db: str, tmp_path: Path, rece
     assert any(f["column"] == "prompt_tokens" for f in quality["failures"])
 
     with psycopg.connect(db) as conn:
-        conn.execute("UPDATE \"LiteLLM_SpendLogs\" SET prompt_tokens = 4, total_tokens = 14 WHERE request_id = 'req-1'")
+        conn.execute(
+            "UPDATE \"LiteLLM_SpendLogs\" SET prompt_tokens = 4, total_tokens = 14 WHERE request_id = 'req-1'"
+        )
     fixed = materialize_range(DAY, DAY, instance, resources)
     assert fixed.success
     [budget] = receiver.take()
     assert budget["kind"] == "budget_threshold" and budget["thresholds"] == ["50%", "80%"]
     assert budget["entity_id"] == "key-1" and budget["ledger"] == pytest.approx(8.5)
     alerts = next(
-        e.materialization for e in fixed.get_asset_materialization_events() if e.asset_key == dg.AssetKey("budget_alerts")
+        e.materialization
+        for e in fixed.get_asset_materialization_events()
+        if e.asset_key == dg.AssetKey("budget_alerts")
     )
     assert alerts.metadata["delivered"].value == 2 and alerts.metadata["pending"].value == 0
 
