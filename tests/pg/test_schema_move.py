@@ -73,7 +73,7 @@ def test_old_database_at_0004_moves_with_every_row(empty_database_url: str, data
         assert _rows(conn, "llmusage.budget_status", "entity_type, entity_id") == status
         assert _rows(conn, "llmusage.budget_events", "event_id") == events
         moved = _rows(conn, "llmusage.schema_migrations", "version")
-        assert [r[:4] for r in moved[:3]] == old_ledger and [r[4] for r in moved] == ["applied"] * 5
+        assert [r[:4] for r in moved[:3]] == old_ledger and [r[4] for r in moved] == ["applied"] * 6
         # The events' sequence moved with its table and carries on.
         new_id = conn.execute(
             "INSERT INTO llmusage.budget_events (entity_type, entity_id, action) "
@@ -90,7 +90,7 @@ def test_old_database_at_0004_moves_with_every_row(empty_database_url: str, data
         assert catalog_fingerprint(fresh, "llmusage") == moved_schema
         assert catalog_fingerprint(fresh, "public") == moved_public
         assert [(a.version, a.outcome) for a in migrations.applied(fresh)] == [
-            (1, "applied"), (2, "applied"), (4, "applied"), (5, "applied"), (6, "applied"),
+            (1, "applied"), (2, "applied"), (4, "applied"), (5, "applied"), (6, "applied"), (7, "applied"),
         ]  # fmt: skip
     assert {"budget_status", "budget_events", "schema_migrations"} <= {
         r[0] for r in moved_schema["relations"]
