@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from pipelines.assets.budgets import budget_flags, budget_status
+from pipelines.assets.budgets import budget_alerts, budget_flags, budget_status
 from pipelines.assets.chargeback import chargeback_statement
 from pipelines.assets.ingest import dimension_snapshots, spend_logs
 from pipelines.assets.warehouse import spend_daily, warehouse
@@ -25,6 +25,7 @@ defs = dg.Definitions(
         warehouse,
         budget_status,
         budget_flags,
+        budget_alerts,
         chargeback_statement,
     ],
     asset_checks=[

@@ -1,7 +1,7 @@
 """Resources: the operational PostgreSQL and the data directory (lake, warehouse, saved reconciliation).
 
-Both read `llmusage.config` (LLMUSAGE_DATABASE_URL, LLMUSAGE_HOME, LLMUSAGE_LITELLM_URL and
-LLMUSAGE_LITELLM_MASTER_KEY) when a run needs them, never at code location load; a field set explicitly
+Both read `llmusage.config` (LLMUSAGE_DATABASE_URL, LLMUSAGE_HOME, LLMUSAGE_LITELLM_URL,
+LLMUSAGE_LITELLM_MASTER_KEY, LLMUSAGE_ALERT_WEBHOOKS and LLMUSAGE_ALERT_THRESHOLDS) when a run needs them, never at code location load; a field set explicitly
 (tests, another deployment) wins over the environment.
 """
 
@@ -12,21 +12,26 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from llmusage.config import Settings
+from llmusage.config import Settings, split_urls
 
 if TYPE_CHECKING:
+    from llmusage.alerts.policy import AlertPolicy
     from llmusage.reconcile.litellm_api import LitellmApi
 
 
 class PostgresResource(dg.ConfigurableResource):
     """The operational database: `database_url`, else LLMUSAGE_DATABASE_URL, else the embedded server; on a
     LiteLLM database, the LiteLLM proxy whose management API blocks and unblocks (`litellm_url` and
-    `litellm_master_key`, else LLMUSAGE_LITELLM_URL and LLMUSAGE_LITELLM_MASTER_KEY)."""
+    `litellm_master_key`, else LLMUSAGE_LITELLM_URL and LLMUSAGE_LITELLM_MASTER_KEY); where alerts go
+    (`alert_webhooks`, comma-separated, and `alert_thresholds`, else LLMUSAGE_ALERT_WEBHOOKS and
+    LLMUSAGE_ALERT_THRESHOLDS), recorded in this database's alert log."""
 
     database_url: str | None = None
     home: str | None = None
     litellm_url: str | None = None
     litellm_master_key: str | None = None
+    alert_webhooks: str | None = None
+    alert_thresholds: str | None = None
 
     def settings(self) -> Settings:
         env = Settings.from_env()
@@ -36,7 +41,15 @@ class PostgresResource(dg.ConfigurableResource):
             master_key=None,
             litellm_url=self.litellm_url or env.litellm_url,
             litellm_master_key=self.litellm_master_key or env.litellm_master_key,
+            alert_webhooks=split_urls(self.alert_webhooks) or env.alert_webhooks,
+            alert_thresholds=self.alert_thresholds or env.alert_thresholds,
         )
+
+    def alert_policy(self) -> AlertPolicy | None:
+        """Where alerts go and which thresholds alert; None when no webhook is configured."""
+        from llmusage.alerts.policy import AlertPolicy
+
+        return AlertPolicy.from_settings(self.settings())
 
     def litellm_api(self) -> LitellmApi | None:
         """LiteLLM's management API when both its URL and master key are configured, else None."""

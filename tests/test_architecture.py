@@ -17,7 +17,7 @@ from support.db import ROOT
 
 SRC = ROOT / "src"
 MAX_LINES = 450
-LOADED_BY_NAME = ("proxy", "reconcile", "reports", "sources", "ledger")
+LOADED_BY_NAME = ("proxy", "reconcile", "reports", "sources", "ledger", "alerts")
 """The sql/ folders whose files are loaded one by one (migrations/ and warehouse/ are read as folders)."""
 FLAVOURS = ("llmusage", "litellm")
 LOADED_BY_PATTERN = {

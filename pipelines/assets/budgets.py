@@ -54,7 +54,7 @@ def budget_flags(context: dg.AssetExecutionContext, postgres: PostgresResource, 
     _refuse_after_failed_quality(context)
     result = load(lake.reconcile_dir)
     api = postgres.litellm_api() if result.flavour is Flavour.LITELLM else None
-    report = write_back(postgres.url(), result, litellm_api=api)
+    report = write_back(postgres.url(), result, litellm_api=api, alerts=postgres.alert_policy())
     written = "in the table"
     if result.flavour is Flavour.LITELLM:
         written = f"through LiteLLM's API at {api.url}" if api else f"in the table: {CACHE_DELAY}"
@@ -87,3 +87,25 @@ def _refuse_after_failed_quality(context: dg.AssetExecutionContext) -> None:
             description="the latest spend_logs quality check failed: flags are not written from bad data",
             metadata={"check_run_id": latest.run_id},
         )
+
+
+@dg.asset(group_name="budgets", kinds={"postgres"}, deps=["budget_flags"])
+def budget_alerts(postgres: PostgresResource, lake: LakeResource) -> dg.MaterializeResult:
+    """Alerts sent to LLMUSAGE_ALERT_WEBHOOKS: the thresholds crossed that budget_flags recorded, teams whose
+    forecast crosses their budget within the period, and any alert still pending from an earlier run. A
+    webhook that fails is a warning here, never a failed run: its alerts stay pending for the next run."""
+    from llmusage.alerts.dispatch import after_write_back
+    from llmusage.reconcile.store import load
+
+    policy = postgres.alert_policy()
+    if policy is None:
+        return dg.MaterializeResult(metadata={"webhooks": "none configured (LLMUSAGE_ALERT_WEBHOOKS)"})
+    report = after_write_back(postgres.url(), lake.lake_dir, load(lake.reconcile_dir).entities, policy)
+    return dg.MaterializeResult(
+        metadata={
+            "webhooks": len(policy.webhooks),
+            "delivered": report.delivered,
+            "pending": report.pending,
+            "warnings": dg.MetadataValue.md("\n".join(f"- {w}" for w in report.warnings) or "none"),
+        }
+    )

@@ -71,6 +71,8 @@ def spend_logs(context: dg.AssetExecutionContext, postgres: PostgresResource, la
             },
             partition_key=key,
         )
+    if not quality.success:
+        _alert_quality_failed(context, postgres, quality, first, last)
     return dg.MaterializeResult(
         metadata={"run_days": f"{first}..{last}", "lake": str(spend_logs_dir(lake.lake_dir))},
         check_results=[
@@ -93,3 +95,21 @@ def spend_logs(context: dg.AssetExecutionContext, postgres: PostgresResource, la
             )
         ],
     )
+
+
+def _alert_quality_failed(
+    context: dg.AssetExecutionContext, postgres: PostgresResource, quality, first, last
+):
+    """One alert per failed partition range (LLMUSAGE_ALERT_WEBHOOKS); a webhook down is a warning."""
+    from llmusage.alerts.crossings import quality_alert
+    from llmusage.alerts.dispatch import quality_failed
+
+    policy = postgres.alert_policy()
+    if policy is None:
+        return
+    period = str(first) if first == last else f"{first}..{last}"
+    alert = quality_alert(
+        QUALITY_CHECK, "spend_logs", period, quality.failures, quality.rows, quality.evaluated
+    )
+    for warning in quality_failed(postgres.url(), alert, policy).warnings:
+        context.log.warning(warning)

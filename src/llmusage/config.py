@@ -7,6 +7,10 @@
 | `LLMUSAGE_MASTER_KEY`   | admin key for the proxy's management API  | unset: management routes refuse all  |
 | `LLMUSAGE_AUTOMATION`   | `off`: Dagster schedules and sensors start stopped | `on`: they start running       |
 | `LLMUSAGE_PARTITIONS_START` | first UTC day of the Dagster partitions (`YYYY-MM-DD`) | `2025-01-01`          |
+| `LLMUSAGE_ALERT_WEBHOOKS` | comma-separated URLs that receive alerts (JSON POST, Slack-compatible `text`) | unset: no alert recorded or sent |
+| `LLMUSAGE_ALERT_THRESHOLDS` | budget thresholds that alert, in percent of `max_budget` | `50,80,95,100` |
+
+The LiteLLM management API (`LLMUSAGE_LITELLM_URL`, `LLMUSAGE_LITELLM_MASTER_KEY`) is described on `Settings`.
 """
 
 from __future__ import annotations
@@ -40,6 +44,10 @@ class Settings:
     """Dagster schedules and sensors start running (LLMUSAGE_AUTOMATION=off: they start stopped)."""
     partitions_start: date = DEFAULT_PARTITIONS_START
     """The first UTC day of the daily partitions (the monthly ones start on the first of its month)."""
+    alert_webhooks: tuple[str, ...] = ()
+    """Where alerts are POSTed (`llmusage.alerts`); empty: alerts are neither recorded nor sent."""
+    alert_thresholds: str | None = None
+    """Budget thresholds in percent, as given (`50,80,95,100`); parsed by `llmusage.alerts.crossings`."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -53,6 +61,8 @@ class Settings:
             litellm_master_key=env.get("LLMUSAGE_LITELLM_MASTER_KEY") or None,
             automation=_switch("LLMUSAGE_AUTOMATION", env.get("LLMUSAGE_AUTOMATION") or "on"),
             partitions_start=_day("LLMUSAGE_PARTITIONS_START", env.get("LLMUSAGE_PARTITIONS_START")),
+            alert_webhooks=split_urls(env.get("LLMUSAGE_ALERT_WEBHOOKS")),
+            alert_thresholds=env.get("LLMUSAGE_ALERT_THRESHOLDS") or None,
         )
 
     @property
@@ -95,6 +105,12 @@ def _day(name: str, value: str | None) -> date:
         return date.fromisoformat(value.strip())
     except ValueError:
         raise LlmusageError(f"{name} must be a day (YYYY-MM-DD), got {value!r}") from None
+
+
+def split_urls(text: str | None) -> tuple[str, ...]:
+    """A comma-separated list of URLs, blanks dropped, each once, in order."""
+    urls = (part.strip() for part in (text or "").split(","))
+    return tuple(dict.fromkeys(url for url in urls if url))
 
 
 def sql_dir() -> Path:

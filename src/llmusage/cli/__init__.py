@@ -1,5 +1,5 @@
 """The `llmusage` command line: a click group of thin commands, one module per area (`db`, `seed`, `lake`,
-`proxy`, `reconcile`, `reconcile_daily`, `reports`); every failure is one line on stderr and a non-zero exit."""
+`proxy`, `reconcile`, `reconcile_daily`, `reports`, `alerts`); every failure is one line on stderr and a non-zero exit."""
 
 from __future__ import annotations
 
@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None, command: click.Command | None = None) ->
 
 def _register_commands() -> None:
     """Commands that live in modules of their own."""
+    from llmusage.cli.alerts import alerts
     from llmusage.cli.db import db
     from llmusage.cli.lake import extract_command, warehouse
     from llmusage.cli.proxy import mock_upstream_command, proxy_command
@@ -60,6 +61,7 @@ def _register_commands() -> None:
         chargeback_command,
         proxy_command,
         mock_upstream_command,
+        alerts,
     )
     for command in commands:
         cli.add_command(command)

@@ -1,5 +1,6 @@
 """`llmusage reconcile`: ledger against recorded spend against budgets, printed, saved under `$LLMUSAGE_HOME/reconcile/`
-(what the warehouse's `budget_status` shows), and written back on --apply."""
+(what the warehouse's `budget_status` shows), and written back on --apply, which also sends the alerts it
+raises to `LLMUSAGE_ALERT_WEBHOOKS` (a webhook that fails is a warning on stderr, never a failed command)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 @click.option("--all", "show_all", is_flag=True, help="Table format: show entities that are ok too.")
 def reconcile(apply_: bool, repair_spend: bool, threshold: float, fmt: str, show_all: bool) -> None:
     """Reconcile every key, user, team and organization against its logs and its budget."""
+    from llmusage.alerts.dispatch import after_write_back
+    from llmusage.alerts.policy import AlertPolicy
     from llmusage.pg.connect import resolve_url
     from llmusage.reconcile import ReconcileOptions, reconcile, write_back
     from llmusage.reconcile.compute import to_json_rows
@@ -44,8 +47,14 @@ def reconcile(apply_: bool, repair_spend: bool, threshold: float, fmt: str, show
     if litellm and settings.litellm_url and settings.litellm_master_key:
         api = LitellmApi(settings.litellm_url, settings.litellm_master_key)
     # a refused write-back (e.g. --repair-spend on a LiteLLM database) leaves nothing written, not even the verdict
-    applied = write_back(url, result, repair_spend=repair_spend, litellm_api=api) if apply_ else None
+    policy = AlertPolicy.from_settings(settings) if apply_ else None
+    applied = (
+        write_back(url, result, repair_spend=repair_spend, litellm_api=api, alerts=policy) if apply_ else None
+    )
     save(result, settings.reconcile_dir)  # the verdict the warehouse's budget_status shows
+    delivered = after_write_back(url, settings.lake_dir, result.entities, policy) if policy else None
+    for warning in delivered.warnings if delivered else []:
+        click.echo(f"llmusage: warning: {warning}", err=True)
     if applied and litellm:
         how = f"through LiteLLM's API at {settings.litellm_url}" if api else f"in the table: {CACHE_DELAY}"
         click.echo(f"LiteLLM database: keys and teams blocked and unblocked {how}", err=True)
@@ -62,6 +71,12 @@ def reconcile(apply_: bool, repair_spend: bool, threshold: float, fmt: str, show
                 "repaired": applied.repaired,
                 "events": applied.events,
             }
+        if delivered:
+            out["alerts"] = {
+                "recorded": applied.alerts if applied else 0,
+                "delivered": delivered.delivered,
+                "pending": delivered.pending,
+            }
         json.dump(out, sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
         return
@@ -71,6 +86,8 @@ def reconcile(apply_: bool, repair_spend: bool, threshold: float, fmt: str, show
             f"applied: {len(applied.flagged)} flagged, {len(applied.unflagged)} unflagged, "
             f"{len(applied.repaired)} spend repaired, {applied.events} events"
         )
+    if delivered:
+        click.echo(f"alerts: {delivered.delivered} delivered, {delivered.pending} pending")
 
 
 def _print_table(result: Reconciliation, show_all: bool) -> None:

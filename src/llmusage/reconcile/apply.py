@@ -13,6 +13,9 @@
   nothing changed writes no event.
 - On a LiteLLM database: `litellm_writeback`'s rules (keys and teams only, current period, a person's
   unblock respected, through LiteLLM's API when configured); `repair_spend` is refused there.
+- With an alert policy (`llmusage.alerts`), every budget threshold and soft budget crossed is recorded in
+  `llmusage.alerts` in the same transaction (new ones only: the log is unique per entity, threshold and
+  period), with the action the write-back left in force; the caller delivers them after commit.
 - `repair_spend` sets drifted `spend` columns to the ledger by subtracting the drift measured in the
   snapshot, so spend the proxy added meanwhile is kept.
 """
@@ -23,11 +26,14 @@ from datetime import UTC, datetime
 
 from psycopg.types.json import Jsonb
 
+from llmusage.alerts import store as alert_log
+from llmusage.alerts.crossings import budget_alerts
+from llmusage.alerts.policy import AlertPolicy
 from llmusage.entities import KINDS, compose, entity_kind
 from llmusage.errors import LlmusageError
 from llmusage.pg.connect import connect
 from llmusage.reconcile.compute import Reconciliation
-from llmusage.reconcile.events import ApplyReport, event, event_base, number, period_key, status_row
+from llmusage.reconcile.events import ApplyReport, action, event, event_base, number, period_key, status_row
 from llmusage.reconcile.litellm_api import LitellmApi
 from llmusage.reconcile.litellm_writeback import write_back_litellm
 from llmusage.sources.detect import Flavour
@@ -41,10 +47,15 @@ REPAIR_REFUSED = (
 
 
 def write_back(
-    url: str, result: Reconciliation, repair_spend: bool = False, litellm_api: LitellmApi | None = None
+    url: str,
+    result: Reconciliation,
+    repair_spend: bool = False,
+    litellm_api: LitellmApi | None = None,
+    alerts: AlertPolicy | None = None,
 ) -> ApplyReport:
-    """Apply flags, statuses, events (and repairs when asked) for a reconciliation, in one transaction.
-    On a LiteLLM database the rules of `litellm_writeback` apply, and spend is never repaired."""
+    """Apply flags, statuses, events (and repairs when asked) for a reconciliation, in one transaction,
+    and record the budget alerts it raises when there is an alert policy. On a LiteLLM database the rules
+    of `litellm_writeback` apply, and spend is never repaired."""
     report = ApplyReport()
     now = datetime.now(UTC).isoformat(timespec="seconds")
     if result.flavour is Flavour.LITELLM and repair_spend:
@@ -58,6 +69,10 @@ def write_back(
                 if events:
                     cur.executemany(load("reconcile/postgres/budget_event_insert.sql"), events)
             report.events, report.statuses = len(events), len(statuses)
+            if alerts is not None:
+                report.alerts = alert_log.record(
+                    conn, budget_alerts(result.entities, report.actions, alerts.thresholds)
+                )
             return report
         previous = {
             (t, e): (status, bool(flagged), period_key(started))
@@ -142,9 +157,16 @@ def write_back(
                     events.append(event(base, "spend_repaired", old, status, repair))
                     report.repaired.append((label, entity))
                 statuses.append(status_row(base, row, bool(flagged)))
+                holds = action(bool(flagged), kind.honours_blocked, persons_block and not flagged)
+                if holds:
+                    report.actions[(label, entity)] = holds
             cur.executemany(load("reconcile/postgres/budget_status_upsert.sql"), statuses)
             if events:
                 cur.executemany(load("reconcile/postgres/budget_event_insert.sql"), events)
         report.events = len(events)
         report.statuses = len(statuses)
+        if alerts is not None:
+            report.alerts = alert_log.record(
+                conn, budget_alerts(result.entities, report.actions, alerts.thresholds)
+            )
     return report

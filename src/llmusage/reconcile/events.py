@@ -18,6 +18,18 @@ class ApplyReport:
     status_changes: int = 0
     events: int = 0
     statuses: int = 0
+    actions: dict[tuple[str, str], str] = field(default_factory=dict)
+    """What holds on each entity after the write-back, as alerts name it (`llmusage.alerts.crossings`):
+    `blocked` or `flagged` (llmusage's), `blocked by a person`; entities with none are absent."""
+    alerts: int = 0  # alerts recorded, new in this write-back
+
+
+def action(flagged: bool, honours_blocked: bool, persons_block: bool) -> str | None:
+    """What holds on an entity after the write-back: llmusage's block (a `blocked` column the gateway honours)
+    or flag (the marker alone), a person's block, or nothing (None)."""
+    if flagged:
+        return "blocked" if honours_blocked else "flagged"
+    return "blocked by a person" if persons_block else None
 
 
 def period_key(start: datetime | None) -> str:

@@ -28,7 +28,15 @@ import psycopg
 from llmusage.entities import KEY, TEAM, compose, entity_kind
 from llmusage.errors import LlmusageError
 from llmusage.reconcile.compute import Reconciliation
-from llmusage.reconcile.events import ApplyReport, event, event_base, number, period_key, status_row
+from llmusage.reconcile.events import (
+    ApplyReport,
+    action,
+    event,
+    event_base,
+    number,
+    period_key,
+    status_row,
+)
 from llmusage.reconcile.litellm_api import LitellmApi
 from llmusage.sqlfiles import load
 
@@ -82,6 +90,10 @@ def write_back_litellm(
                 )
                 flagged = decision.apply(lifted, now, set_blocked, events, report)
             statuses.append(status_row(base, row, flagged))
+            # a block in LiteLLM's column that llmusage did not record as its own is a person's
+            holds = action(flagged, True, blocked and not ours and not flagged)
+            if holds:
+                report.actions[(label, entity)] = holds
     except LlmusageError as exc:
         if api is None:
             raise
