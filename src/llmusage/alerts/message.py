@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from llmusage.money import usd
+
 KIND_TITLES = {
     "budget_threshold": "budget threshold crossed",
     "soft_budget": "soft budget reached",
@@ -14,12 +16,6 @@ KIND_TITLES = {
     "quality_check": "data-quality check failed",
     "test": "test",
 }
-
-
-def money(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"-${-value:,.2f}" if value < 0 else f"${value:,.2f}"
 
 
 def who(entity_type: str, entity_id: str, name: str | None) -> str:
@@ -50,22 +46,22 @@ def text(fields: dict) -> str:
         used = f"{fields['utilization']:.0%}" if fields.get("utilization") is not None else "?"
         line = (
             f":rotating_light: {subject} crossed {fields['threshold']} of its budget: "
-            f"{money(fields['ledger'])} of {money(fields['budget'])} ({used}), {_period(fields)}"
+            f"{usd(fields['ledger'])} of {usd(fields['budget'])} ({used}), {_period(fields)}"
         )
         if fields.get("first_exceeded_at"):
             line += f"; over budget since {_when(fields['first_exceeded_at'])}"
         return f"{line}. Action: {fields['action']}."
     if kind == "soft_budget":
         return (
-            f":warning: {subject} reached its soft budget of {money(fields['soft_budget'])}: "
-            f"{money(fields['ledger'])} spent (budget {money(fields['budget'])}), {_period(fields)}. "
+            f":warning: {subject} reached its soft budget of {usd(fields['soft_budget'])}: "
+            f"{usd(fields['ledger'])} spent (budget {usd(fields['budget'])}), {_period(fields)}. "
             f"Action: {fields['action']}."
         )
     if kind == "forecast":
         return (
-            f":crystal_ball: {subject} will reach its budget of {money(fields['budget'])} on "
-            f"{fields['exceeds_on']} at {money(fields['daily_rate'])}/day: {money(fields['ledger'])} spent so far, "
-            f"{_period(fields)}, {money(fields['projected_month_spend'])} projected for the month."
+            f":crystal_ball: {subject} will reach its budget of {usd(fields['budget'])} on "
+            f"{fields['exceeds_on']} at {usd(fields['daily_rate'])}/day: {usd(fields['ledger'])} spent so far, "
+            f"{_period(fields)}, {usd(fields['projected_month_spend'])} projected for the month."
         )
     if kind == "quality_check":
         failed = ", ".join(f"{f['expectation']} on {f['column']}" for f in fields.get("failures", [])[:5])
