@@ -207,10 +207,10 @@ def demo_litellm(url: str, home: Path, logs: int) -> None:
         scenario = seed_litellm(conn, now=now, scale=logs, seed=42)
     judged = scenario.verdicts  # every budgeted kind: keys to end users, tags and team memberships
     click.echo(
-        f"seed: {scenario.logs:,} spend logs, ${scenario.spend:,.2f}, as LiteLLM writes them "
+        f"seed: {scenario.logs:,} spend logs, {usd(scenario.spend)}, as LiteLLM writes them "
         f"({scenario.deleted_logs:,} older ones deleted by retention) in {scenario.seconds:.1f}s; LiteLLM "
-        f"refuses {sum(v.litellm_refuses for v in judged)} of its {len(judged)} budgeted keys, users, teams "
-        "and organizations now"
+        f"refuses {sum(v.litellm_refuses for v in judged)} of its {len(judged)} budgeted keys, users, teams, "
+        "organizations, end users, tags and team memberships now"
     )
     environment = {
         "LLMUSAGE_DATABASE_URL": target,
