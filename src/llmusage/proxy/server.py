@@ -1,15 +1,22 @@
 """Running the proxy: one process (uvloop), or W worker processes sharing the port via SO_REUSEPORT.
 
 The caller has checked the database first (`preflight.check_database`, as `llmusage proxy` does), once for
-all workers; each worker's startup then only opens its pool and loads the model catalog.
+all workers; each worker's startup then only opens its pool and loads the model catalog. With several
+workers and metrics on, the run gets a folder `$LLMUSAGE_HOME/metrics/run-<pid>` where the workers leave
+their metrics snapshots for each other (`prometheus`), removed when the run ends (and, after a kill, by the
+next run).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import multiprocessing
+import os
+import shutil
 import signal
 import sys
+from pathlib import Path
 
 from llmusage.proxy.options import ProxyOptions
 
@@ -34,6 +41,10 @@ def serve(options: ProxyOptions, host: str, port: int, workers: int) -> None:
     if workers <= 1:
         serve_one(options, host, port, reuse_port=False)
         return
+    metrics_dir = None
+    if options.metrics:
+        metrics_dir = _metrics_dir(options.spool_dir.parent / "metrics")
+        options = dataclasses.replace(options, metrics_dir=metrics_dir)
     ctx = multiprocessing.get_context("spawn")
     procs = [
         ctx.Process(target=serve_one, args=(options, host, port, True), daemon=False) for _ in range(workers)
@@ -50,3 +61,28 @@ def serve(options: ProxyOptions, host: str, port: int, workers: int) -> None:
     signal.signal(signal.SIGINT, stop)
     for p in procs:
         p.join()
+    if metrics_dir is not None:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _metrics_dir(parent: Path) -> Path:
+    """This run's folder of worker snapshots (`prometheus`), the folders of runs whose process is gone removed."""
+    parent.mkdir(parents=True, exist_ok=True)
+    for old in parent.glob("run-*"):
+        pid = old.name.removeprefix("run-")
+        if pid.isdigit() and not alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    path = parent / f"run-{os.getpid()}"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir()
+    return path
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
