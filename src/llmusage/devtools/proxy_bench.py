@@ -3,7 +3,9 @@
 Everything runs on loopback on this machine: a scratch database on the configured server (migrated, one
 team/user/key/model, dropped afterwards), `llmusage mock-upstream` and `llmusage proxy` as subprocesses, and
 an in-process aiohttp load generator (uvloop). Each phase is bounded by a request count and a time limit.
-Afterwards every request that went through the proxy must have its spend log in PostgreSQL.
+Afterwards every request that went through the proxy must have its spend log in PostgreSQL. With
+`metrics_cost` (`bench/proxy/run.py --metrics-cost`) a second proxy with `--no-metrics` takes its turn in the
+same rounds, and the report gives the throughput of the proxy with metrics as a share of the one without.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ BODY = json.dumps(
     {"model": "bench-chat", "messages": [{"role": "user", "content": "hello bench"}], "max_tokens": 8}
 ).encode()
 TARGETS = {"p50_ms": 1.0, "p99_ms": 5.0, "throughput_ratio_c32": 0.60}
+METRICS_TARGET = 0.95  # throughput with metrics on, as a share of the same run's proxy with --no-metrics
 SCRATCH_PREFIX = "llmusage_bench_proxy"
 
 Write = Callable[[str], object]
@@ -134,8 +137,12 @@ def run(
     workers: int,
     rounds: int = 3,
     out: Write | None = None,
+    metrics_cost: bool = False,
 ) -> int:
-    """Run the benchmark and print the table; 0 if every target is met, 1 otherwise."""
+    """Run the benchmark and print the table; 0 if every target is met, 1 otherwise.
+
+    With `metrics_cost`, a second proxy runs with `--no-metrics` beside the first (metrics on, the
+    default), both in the same rounds, and the report adds their ratio (`METRICS_TARGET`)."""
     import uvloop
 
     write: Write = print if out is None else out
@@ -160,12 +167,20 @@ def run(
         proxy_cmd = [*cmd, "proxy", "--port", str(pport), "--workers", str(workers)]
         procs.append(subprocess.Popen(proxy_cmd, env=env, stderr=subprocess.DEVNULL))
         wait_healthy(proxy_url, procs[-1])
+        targets = [("direct", mock_url), ("proxy", proxy_url)]
+        if metrics_cost:
+            nport = free_port()
+            bare_cmd = [*cmd, "proxy", "--port", str(nport), "--workers", str(workers), "--no-metrics"]
+            procs.append(subprocess.Popen(bare_cmd, env=env, stderr=subprocess.DEVNULL))
+            targets.append(("nometric", f"http://127.0.0.1:{nport}"))
+            wait_healthy(targets[-1][1], procs[-1])
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {KEY}"}
         results: dict[tuple[str, int], Phase] = {}
         for c in concurrencies:
-            # Alternate direct and proxy in short rounds so that both see the same background load.
-            for _ in range(rounds):
-                for target, base in (("direct", mock_url), ("proxy", proxy_url)):
+            # Alternate the targets in short rounds so that all see the same background load.
+            for r in range(rounds):
+                # Every other round the proxies go in the other order, so neither is always second.
+                for target, base in targets if r % 2 == 0 else [targets[0], *targets[:0:-1]]:
                     phase = uvloop.run(
                         _phase(base + "/v1/chat/completions", headers, c, count // rounds, limit_s / rounds)
                     )
@@ -178,8 +193,11 @@ def run(
                         merged.seconds += phase.seconds
                         merged.failures += phase.failures
         # Warm-up requests went through the proxy too: count them from the database, compare with the total sent.
-        logged = _wait_logged(db_url, proxy_url)
-        return _report(results, concurrencies, logged, write, workers)
+        logged = _wait_logged(db_url, [base for t, base in targets if t != "direct"])
+        code = _report(results, concurrencies, logged, write, workers)
+        if metrics_cost:
+            code |= _report_metrics_cost(results, concurrencies, write)
+        return code
     finally:
         stop(procs)
         drop_scratch_database(server_url, db_url)
@@ -188,16 +206,18 @@ def run(
         shutil.rmtree(home, ignore_errors=True)
 
 
-def _wait_logged(db_url: str, proxy_url: str) -> tuple[int, int]:
-    """(spend logs in the database, requests the proxy answered 200) once the spool is drained."""
+def _wait_logged(db_url: str, proxy_urls: list[str]) -> tuple[int, int]:
+    """(spend logs in the database, requests the proxies answered 200) once their spools are drained."""
     import urllib.request
 
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    pending = list(proxy_urls)
+    while pending and time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(proxy_url + "/health/ready", timeout=2) as r:
+            with urllib.request.urlopen(pending[0] + "/health/ready", timeout=2) as r:
                 if json.loads(r.read())["spool"]["depth"] == 0:
-                    break
+                    pending.pop(0)
+                    continue
         except OSError:
             pass
         time.sleep(0.1)
@@ -261,7 +281,7 @@ def _report(
     if failures:
         misses.append(f"{failures} failed requests")
     logs, successes = logged
-    sent = sum(len(p.latencies) for (t, _), p in results.items() if t == "proxy")
+    sent = sum(len(p.latencies) for (t, _), p in results.items() if t != "direct")
     out(
         f"spend logs in PostgreSQL: {logs} ({successes} success) for {sent} timed + warm-up requests through the proxy"
     )
@@ -272,4 +292,34 @@ def _report(
         out("MISSED: " + "; ".join(misses))
         return 1
     out("all targets met")
+    return 0
+
+
+def _report_metrics_cost(
+    results: dict[tuple[str, int], Phase], concurrencies: tuple[int, ...], out: Write
+) -> int:
+    """Metrics on (`proxy`) against `--no-metrics` (`nometric`), same rounds: req/s ratio and p50/p99."""
+    out("")
+    out("metrics cost: proxy (metrics on) against proxy --no-metrics, alternated in the same rounds")
+    head = f"{'c':>4} {'on req/s':>9} {'off req/s':>9} {'on/off':>7} {'p50 on':>8} {'p50 off':>8} {'p99 on':>8} {'p99 off':>8}"
+    out(head)
+    out("-" * len(head))
+    misses = []
+    total_on = total_off = 0.0
+    for c in concurrencies:
+        on, off = results[("proxy", c)], results[("nometric", c)]
+        ratio = on.rps / off.rps if off.rps else float("nan")
+        total_on, total_off = total_on + on.rps, total_off + off.rps
+        out(
+            f"{c:>4} {on.rps:>9.0f} {off.rps:>9.0f} {ratio:>7.1%} {on.pct(50):>8.3f} {off.pct(50):>8.3f} "
+            f"{on.pct(99):>8.3f} {off.pct(99):>8.3f}"
+        )
+    overall = total_on / total_off if total_off else float("nan")
+    out(
+        f"target: throughput with metrics >= {METRICS_TARGET:.0%} of without, over all concurrencies: {overall:.1%}"
+    )
+    if overall < METRICS_TARGET:
+        misses.append(f"metrics cost: {overall:.1%} of the throughput without (< {METRICS_TARGET:.0%})")
+        out("MISSED: " + "; ".join(misses))
+        return 1
     return 0
