@@ -25,7 +25,7 @@ import click
 )
 @click.option(
     "--metrics-max-series",
-    type=int,
+    type=click.IntRange(min=1),
     default=1000,
     show_default=True,
     help="Cap on budget entities and (team, model) spend pairs in /metrics.",

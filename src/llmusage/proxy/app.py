@@ -19,7 +19,7 @@ import time
 
 import orjson
 
-from llmusage.proxy import context, errors, management, policy
+from llmusage.proxy import context, errors, management, policy, prometheus
 from llmusage.proxy.admission import admit, authenticate
 from llmusage.proxy.context import STATE, State, build_state
 from llmusage.proxy.errors import ProxyError
@@ -28,7 +28,6 @@ from llmusage.proxy.health import health, ready
 from llmusage.proxy.httpserver import App, Request, Response, StreamResponse
 from llmusage.proxy.metrics import model_label
 from llmusage.proxy.options import ProxyOptions
-from llmusage.proxy.prometheus import metrics_route
 from llmusage.proxy.responses import JSON, error_response, headers, new_request_id
 
 
@@ -111,9 +110,9 @@ def build_app(options: ProxyOptions) -> App:
         app.add_get(f"{prefix}/models", list_models)
     app.add_get("/health", health)
     app.add_get("/health/ready", ready)
-    app.add_get("/metrics", metrics_route)
+    app.add_get("/metrics", prometheus.metrics_route)
     management.add_routes(app)
     app.fallback = not_found
-    app.on_startup.append(context.startup)
-    app.on_cleanup.append(context.cleanup)
+    app.on_startup += [context.startup, prometheus.startup]  # in this order: the state first
+    app.on_cleanup += [context.cleanup, prometheus.cleanup]  # the last metrics after the writer's flush
     return app

@@ -2,14 +2,14 @@
 
 `build_state` makes the State of a process from its options: the connection pool, the budget ledger, the key
 cache (reading the database through `auth.database_fetcher`, watched by `dbhealth.Lookups` for readiness), the
-failure log (`dbhealth.FailureLog`: each database failure's cause, rate-limited), the spool, the spend
-writer and the metrics (`metrics.ProxyMetrics`, told of every key lookup; None with `--no-metrics`). It is stored in the app under `STATE`. The database's flavour and the proxy's own queries were checked
-before (`preflight`, once per `llmusage proxy`, before any worker listens). `startup` opens the spool and the
-pool, creates the upstream clients (they need the running loop), loads the model catalog (or keeps retrying it
-in the background, every cache TTL), starts the metrics snapshots when several workers share them
-(`prometheus.flush_forever`) and starts the writer; `cleanup` stops the writer (flushing what it can), writes
-the last metrics snapshot, then closes clients, pool and spool. The model catalog (`sql/proxy/models.sql`) is reloaded every `cache_ttl`
-seconds and at once after `POST /model/new`.
+failure log (`dbhealth.FailureLog`: each database failure's cause, rate-limited), the spool, the spend writer
+and the metrics (`metrics.ProxyMetrics`, told of every key lookup; None with `--no-metrics`). It is stored in
+the app under `STATE`. The database's flavour and the proxy's own queries were checked before (`preflight`,
+once per `llmusage proxy`, before any worker listens). `startup` opens the spool and the pool, creates the
+upstream clients (they need the running loop), loads the model catalog (or keeps retrying it in the
+background, every cache TTL) and starts the writer; `cleanup` stops the writer (flushing what it can), then
+closes clients, pool and spool (`prometheus` has hooks of its own, run after these). The model catalog
+(`sql/proxy/models.sql`) is reloaded every `cache_ttl` seconds and at once after `POST /model/new`.
 """
 
 from __future__ import annotations
@@ -145,12 +145,7 @@ async def startup(app: App) -> None:
         await state.load_models()
     except Exception as exc:
         log.warning("model catalog not loaded yet (%s); retrying in the background", describe(exc))
-    loop = asyncio.get_running_loop()
-    state.tasks.append(loop.create_task(state.refresh_models_forever()))
-    if state.metrics is not None and options.metrics_dir is not None:
-        from llmusage.proxy.prometheus import flush_forever
-
-        state.tasks.append(loop.create_task(flush_forever(state, state.metrics, options.metrics_dir)))
+    state.tasks.append(asyncio.get_running_loop().create_task(state.refresh_models_forever()))
     state.writer.start()
 
 
@@ -159,10 +154,6 @@ async def cleanup(app: App) -> None:
     for task in state.tasks:
         task.cancel()
     await state.writer.stop()
-    if state.metrics is not None and state.options.metrics_dir is not None:
-        from llmusage.proxy.prometheus import final_snapshot
-
-        final_snapshot(state, state.metrics, state.options.metrics_dir)
     if state.session is not None:
         await state.session.close()
     if state.fast is not None:

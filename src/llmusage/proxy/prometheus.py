@@ -11,8 +11,9 @@ whichever worker answers, as prometheus-client's multiprocess mode would give, w
 cost. Counters and histograms are summed over every worker that ever wrote (a dead worker's counts stay, so
 totals never go back); gauges (spool depth, remaining budgets) come from live workers only; a remaining
 budget is the lowest any worker sees (the freshest view of spend). Another worker's numbers are at most
-`FLUSH_SECONDS` old. `server.serve` gives each run of `llmusage proxy` its own `metrics_dir` and removes it
-on exit; with one worker there is no file at all.
+`FLUSH_SECONDS` old. `server.serve` gives each run of `llmusage proxy` its own `metrics_dir` (`run_dir`)
+and removes it on exit; with one worker there is no file at all. `startup` and `cleanup` are the app's hooks
+that start the snapshots and write the last one.
 
 Cardinality: requests by (model, status), upstream latency by model (models from the catalog only), spend by
 (team, model) with at most `max_series` pairs per worker (then team `_other`), remaining and maximum budget
@@ -26,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -42,10 +44,9 @@ from prometheus_client.metrics_core import (
 from llmusage.entities import Kind
 from llmusage.proxy import errors
 from llmusage.proxy.context import STATE, State
-from llmusage.proxy.httpserver import Request, Response
+from llmusage.proxy.httpserver import App, Request, Response
 from llmusage.proxy.metrics import ProxyMetrics
 from llmusage.proxy.responses import error_response, new_request_id
-from llmusage.proxy.server import alive
 
 FLUSH_SECONDS = 1.0
 Snapshot = dict[str, Any]
@@ -74,6 +75,29 @@ def snapshot(state: State, metrics: ProxyMetrics, live: bool = True) -> Snapshot
     }
 
 
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def run_dir(parent: Path) -> Path:
+    """A fresh folder for one run's worker snapshots, `parent/run-<pid>`; folders of runs that are gone go."""
+    parent.mkdir(parents=True, exist_ok=True)
+    for old in parent.glob("run-*"):
+        pid = old.name.removeprefix("run-")
+        if pid.isdigit() and not alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    path = parent / f"run-{os.getpid()}"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir()
+    return path
+
+
 def read_snapshots(directory: Path, own_pid: int) -> list[Snapshot]:
     """The other workers' latest snapshots (a torn or vanishing file is skipped: the next scrape has it)."""
     out = []
@@ -92,6 +116,22 @@ def write_snapshot(directory: Path, snap: Snapshot) -> None:
     tmp = directory / f".{snap['pid']}.json.tmp"
     tmp.write_bytes(orjson.dumps(snap))
     os.replace(tmp, path)
+
+
+async def startup(app: App) -> None:
+    """After `context.startup`: with several workers, start writing this worker's snapshots."""
+    state: State = app[STATE]
+    directory = state.options.metrics_dir
+    if state.metrics is not None and directory is not None:
+        task = asyncio.get_running_loop().create_task(flush_forever(state, state.metrics, directory))
+        state.tasks.append(task)  # cancelled by context.cleanup
+
+
+async def cleanup(app: App) -> None:
+    """After `context.cleanup` (the writer's last flush): the last snapshot, marked not live."""
+    state: State = app[STATE]
+    if state.metrics is not None and state.options.metrics_dir is not None:
+        final_snapshot(state, state.metrics, state.options.metrics_dir)
 
 
 async def flush_forever(state: State, metrics: ProxyMetrics, directory: Path) -> None:

@@ -12,11 +12,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import multiprocessing
-import os
 import shutil
 import signal
 import sys
-from pathlib import Path
 
 from llmusage.proxy.options import ProxyOptions
 
@@ -43,7 +41,9 @@ def serve(options: ProxyOptions, host: str, port: int, workers: int) -> None:
         return
     metrics_dir = None
     if options.metrics:
-        metrics_dir = _metrics_dir(options.spool_dir.parent / "metrics")
+        from llmusage.proxy.prometheus import run_dir
+
+        metrics_dir = run_dir(options.spool_dir.parent / "metrics")
         options = dataclasses.replace(options, metrics_dir=metrics_dir)
     ctx = multiprocessing.get_context("spawn")
     procs = [
@@ -63,26 +63,3 @@ def serve(options: ProxyOptions, host: str, port: int, workers: int) -> None:
         p.join()
     if metrics_dir is not None:
         shutil.rmtree(metrics_dir, ignore_errors=True)
-
-
-def _metrics_dir(parent: Path) -> Path:
-    """This run's folder of worker snapshots (`prometheus`), the folders of runs whose process is gone removed."""
-    parent.mkdir(parents=True, exist_ok=True)
-    for old in parent.glob("run-*"):
-        pid = old.name.removeprefix("run-")
-        if pid.isdigit() and not alive(int(pid)):
-            shutil.rmtree(old, ignore_errors=True)
-    path = parent / f"run-{os.getpid()}"
-    shutil.rmtree(path, ignore_errors=True)
-    path.mkdir()
-    return path
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
