@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from llmusage.proxy.metrics import Histogram
+from llmusage.proxy.metrics import Histogram, ProxyMetrics
 from llmusage.proxy.prometheus import FLUSH_SECONDS, entity_labels, merge
 from support.proxy import http, mock_and_proxy, proxy_env, sha, start_proxy, wait_for
 
@@ -248,6 +248,28 @@ def test_several_workers_show_one_merged_view(world: dict[str, Any]) -> None:
         proxy.stop()
     assert proxy.proc.returncode == 0
     assert not list((world["tmp"] / "home-w2" / "metrics").glob("run-*"))  # removed on exit
+
+
+def test_no_metrics_turns_the_route_off(world: dict[str, Any]) -> None:
+    env = proxy_env(world["db"], world["tmp"] / "home-off")
+    proxy = start_proxy(world["tmp"], env, "--no-metrics")
+    try:
+        status, _, body = http("GET", proxy.url + "/metrics")
+        assert status == 404 and json.loads(body)["error"]["code"] == "route_not_found"
+        client(world, "open").with_options(base_url=proxy.url + "/v1").chat.completions.create(
+            model="chat", messages=[{"role": "user", "content": "x"}], max_tokens=1
+        )
+    finally:
+        proxy.stop()
+
+
+def test_spend_pairs_past_the_cap_fold_into_other() -> None:
+    m = ProxyMetrics(max_series=2)
+    for team in ("a", "b", "c", "d"):
+        m.spent(team, "m", 0.5)
+    m.spent("a", "m", 0.25)
+    m.spent(None, "m", 1.0)
+    assert m.spend == {("a", "m"): 0.75, ("b", "m"): 0.5, ("_other", "m"): 2.0}
 
 
 def _snap(pid: int, live: bool, requests: list[Any], budgets: list[Any], depth: int) -> dict[str, Any]:

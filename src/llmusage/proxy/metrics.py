@@ -13,7 +13,7 @@ What is counted, per process:
 - added latency (proxy overhead: the whole request minus the upstream call) and upstream latency by model,
   for forwarded requests;
 - spend in USD by (team, model), counted once the spend log is in the spool (it will reach PostgreSQL);
-  at most `max_series` (team, model) pairs, later ones are folded into team `_other`;
+  at most `max_series` (team, model) pairs, later ones are folded into team `_other` (one per model);
 - the entities with a budget that this process has looked up (key, user, team, organization): at most
   `max_series`, the first seen; the remaining budget is read from the ledger at scrape time;
 - batch-write latency (one observation per spend-log transaction).
