@@ -20,6 +20,16 @@ import click
 @click.option(
     "--payload-max-kb", type=int, default=16, show_default=True, help="Larger bodies: a marker only."
 )
+@click.option(
+    "--metrics/--no-metrics", default=True, show_default=True, help="Serve GET /metrics (Prometheus)."
+)
+@click.option(
+    "--metrics-max-series",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Cap on budget entities and (team, model) spend pairs in /metrics.",
+)
 def proxy_command(
     host: str,
     port: int,
@@ -29,6 +39,8 @@ def proxy_command(
     spool_max_mb: float,
     store_payload: bool,
     payload_max_kb: int,
+    metrics: bool,
+    metrics_max_series: int,
 ) -> None:
     """Run the OpenAI-compatible ingest proxy (budgets, routing, one spend log per request).
 
@@ -50,6 +62,8 @@ def proxy_command(
         spool_max_bytes=int(spool_max_mb * 1024 * 1024),
         store_payload=store_payload,
         payload_max_bytes=payload_max_kb * 1024,
+        metrics=metrics,
+        metrics_max_series=metrics_max_series,
     )
     check_database(options.database_url)  # once, before any worker listens
     click.echo(

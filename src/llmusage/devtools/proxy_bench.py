@@ -3,7 +3,9 @@
 Everything runs on loopback on this machine: a scratch database on the configured server (migrated, one
 team/user/key/model, dropped afterwards), `llmusage mock-upstream` and `llmusage proxy` as subprocesses, and
 an in-process aiohttp load generator (uvloop). Each phase is bounded by a request count and a time limit.
-Afterwards every request that went through the proxy must have its spend log in PostgreSQL.
+Afterwards every request that went through the proxy must have its spend log in PostgreSQL. With
+`metrics_cost` (`bench/proxy/run.py --metrics-cost`) a second proxy with `--no-metrics` takes its turn in the
+same rounds, and the report gives the throughput of the proxy with metrics as a share of the one without.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,6 +33,7 @@ BODY = json.dumps(
     {"model": "bench-chat", "messages": [{"role": "user", "content": "hello bench"}], "max_tokens": 8}
 ).encode()
 TARGETS = {"p50_ms": 1.0, "p99_ms": 5.0, "throughput_ratio_c32": 0.60}
+METRICS_TARGET = 0.95  # throughput with metrics on, as a share of the same run's proxy with --no-metrics
 SCRATCH_PREFIX = "llmusage_bench_proxy"
 
 Write = Callable[[str], object]
@@ -43,6 +47,7 @@ class Phase:
     latencies: list[float]
     seconds: float
     failures: int
+    cpu: float = 0.0  # CPU seconds of the target's processes during the timed part (0 when not watched)
 
     def pct(self, p: float) -> float:
         lat = sorted(self.latencies)
@@ -55,7 +60,32 @@ class Phase:
         return len(self.latencies) / self.seconds if self.seconds else 0.0
 
 
-async def _phase(url: str, headers: dict[str, str], concurrency: int, count: int, limit_s: float) -> Phase:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its descendants so far (Linux /proc; 0 elsewhere)."""
+    total, pending = 0.0, [pid]
+    tick = os.sysconf("SC_CLK_TCK")
+    while pending:
+        p = pending.pop()
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    pending += [int(c) for c in f.read().split()]
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+async def _phase(
+    url: str,
+    headers: dict[str, str],
+    concurrency: int,
+    count: int,
+    limit_s: float,
+    watch: int | None = None,
+) -> Phase:
     import aiohttp
 
     latencies: list[float] = []
@@ -89,10 +119,12 @@ async def _phase(url: str, headers: dict[str, str], concurrency: int, count: int
                 else:
                     failures += 1
 
+        cpu0 = cpu_seconds(watch) if watch else 0.0
         t0 = time.perf_counter()
         await asyncio.gather(*[worker() for _ in range(concurrency)])
         seconds = time.perf_counter() - t0
-    return Phase("", concurrency, latencies, seconds, failures)
+        cpu = cpu_seconds(watch) - cpu0 if watch else 0.0
+    return Phase("", concurrency, latencies, seconds, failures, cpu)
 
 
 def _seed(url: str, mock_url: str) -> None:
@@ -134,8 +166,12 @@ def run(
     workers: int,
     rounds: int = 3,
     out: Write | None = None,
+    metrics_cost: bool = False,
 ) -> int:
-    """Run the benchmark and print the table; 0 if every target is met, 1 otherwise."""
+    """Run the benchmark and print the table; 0 if every target is met, 1 otherwise.
+
+    With `metrics_cost`, a second proxy runs with `--no-metrics` beside the first (metrics on, the
+    default), both in the same rounds, and the report adds their ratio (`METRICS_TARGET`)."""
     import uvloop
 
     write: Write = print if out is None else out
@@ -160,16 +196,37 @@ def run(
         proxy_cmd = [*cmd, "proxy", "--port", str(pport), "--workers", str(workers)]
         procs.append(subprocess.Popen(proxy_cmd, env=env, stderr=subprocess.DEVNULL))
         wait_healthy(proxy_url, procs[-1])
+        targets = [("direct", mock_url), ("proxy", proxy_url)]
+        watched = {"proxy": procs[-1].pid}
+        if metrics_cost:
+            nport = free_port()
+            bare_cmd = [*cmd, "proxy", "--port", str(nport), "--workers", str(workers), "--no-metrics"]
+            procs.append(subprocess.Popen(bare_cmd, env=env, stderr=subprocess.DEVNULL))
+            targets.append(("nometric", f"http://127.0.0.1:{nport}"))
+            watched["nometric"] = procs[-1].pid
+            wait_healthy(targets[-1][1], procs[-1])
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {KEY}"}
         results: dict[tuple[str, int], Phase] = {}
+        per_round: dict[tuple[int, int], dict[str, tuple[float, float]]] = {}  # (c, round): req/s, cpu/req
         for c in concurrencies:
-            # Alternate direct and proxy in short rounds so that both see the same background load.
-            for _ in range(rounds):
-                for target, base in (("direct", mock_url), ("proxy", proxy_url)):
+            # Alternate the targets in short rounds so that all see the same background load.
+            for r in range(rounds):
+                # Every other round the proxies go in the other order, so neither is always second.
+                for target, base in targets if r % 2 == 0 else [targets[0], *targets[:0:-1]]:
                     phase = uvloop.run(
-                        _phase(base + "/v1/chat/completions", headers, c, count // rounds, limit_s / rounds)
+                        _phase(
+                            base + "/v1/chat/completions",
+                            headers,
+                            c,
+                            count // rounds,
+                            limit_s / rounds,
+                            watched.get(target) if metrics_cost else None,
+                        )
                     )
                     phase.target = target
+                    if target != "direct":
+                        per_req = phase.cpu / max(1, len(phase.latencies))
+                        per_round.setdefault((c, r), {})[target] = (phase.rps, per_req)
                     merged = results.get((target, c))
                     if merged is None:
                         results[(target, c)] = phase
@@ -177,9 +234,13 @@ def run(
                         merged.latencies += phase.latencies
                         merged.seconds += phase.seconds
                         merged.failures += phase.failures
+                        merged.cpu += phase.cpu
         # Warm-up requests went through the proxy too: count them from the database, compare with the total sent.
-        logged = _wait_logged(db_url, proxy_url)
-        return _report(results, concurrencies, logged, write, workers)
+        logged = _wait_logged(db_url, [base for t, base in targets if t != "direct"])
+        code = _report(results, concurrencies, logged, write, workers)
+        if metrics_cost:
+            code |= _report_metrics_cost(results, concurrencies, per_round, write)
+        return code
     finally:
         stop(procs)
         drop_scratch_database(server_url, db_url)
@@ -188,16 +249,18 @@ def run(
         shutil.rmtree(home, ignore_errors=True)
 
 
-def _wait_logged(db_url: str, proxy_url: str) -> tuple[int, int]:
-    """(spend logs in the database, requests the proxy answered 200) once the spool is drained."""
+def _wait_logged(db_url: str, proxy_urls: list[str]) -> tuple[int, int]:
+    """(spend logs in the database, requests the proxies answered 200) once their spools are drained."""
     import urllib.request
 
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    pending = list(proxy_urls)
+    while pending and time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(proxy_url + "/health/ready", timeout=2) as r:
+            with urllib.request.urlopen(pending[0] + "/health/ready", timeout=2) as r:
                 if json.loads(r.read())["spool"]["depth"] == 0:
-                    break
+                    pending.pop(0)
+                    continue
         except OSError:
             pass
         time.sleep(0.1)
@@ -261,7 +324,7 @@ def _report(
     if failures:
         misses.append(f"{failures} failed requests")
     logs, successes = logged
-    sent = sum(len(p.latencies) for (t, _), p in results.items() if t == "proxy")
+    sent = sum(len(p.latencies) for (t, _), p in results.items() if t != "direct")
     out(
         f"spend logs in PostgreSQL: {logs} ({successes} success) for {sent} timed + warm-up requests through the proxy"
     )
@@ -272,4 +335,65 @@ def _report(
         out("MISSED: " + "; ".join(misses))
         return 1
     out("all targets met")
+    return 0
+
+
+def _report_metrics_cost(
+    results: dict[tuple[str, int], Phase],
+    concurrencies: tuple[int, ...],
+    per_round: dict[tuple[int, int], dict[str, tuple[float, float]]],
+    out: Write,
+) -> int:
+    """Metrics on (`proxy`) against `--no-metrics` (`nometric`), same rounds: req/s, the proxy process's CPU
+    per request (steadier than req/s on a shared machine) and p50/p99; then the median over rounds of the
+    ratio within each round (the two phases of a round are seconds apart, so other load on the machine
+    weighs on both alike), which is the figure the target is checked on."""
+    out("")
+    out("metrics cost: proxy (metrics on) against proxy --no-metrics, alternated in the same rounds")
+    head = (
+        f"{'c':>4} {'on req/s':>9} {'off req/s':>9} {'on/off':>7} {'on cpu/req':>10} {'off cpu/req':>11} "
+        f"{'off/on':>7} {'p50 on':>8} {'p50 off':>8} {'p99 on':>8} {'p99 off':>8}"
+    )
+    out(head)
+    out("-" * len(head))
+    sums = {"on_n": 0, "off_n": 0, "on_s": 0.0, "off_s": 0.0, "on_cpu": 0.0, "off_cpu": 0.0}
+    for c in concurrencies:
+        on, off = results[("proxy", c)], results[("nometric", c)]
+        n_on, n_off = len(on.latencies) or 1, len(off.latencies) or 1
+        cpu_on, cpu_off = on.cpu / n_on * 1e6, off.cpu / n_off * 1e6
+        sums["on_n"] += n_on
+        sums["off_n"] += n_off
+        sums["on_s"] += on.seconds
+        sums["off_s"] += off.seconds
+        sums["on_cpu"] += on.cpu
+        sums["off_cpu"] += off.cpu
+        out(
+            f"{c:>4} {on.rps:>9.0f} {off.rps:>9.0f} {on.rps / off.rps:>7.1%} {cpu_on:>8.1f}us {cpu_off:>9.1f}us "
+            f"{cpu_off / cpu_on if cpu_on else float('nan'):>7.1%} {on.pct(50):>8.3f} {off.pct(50):>8.3f} "
+            f"{on.pct(99):>8.3f} {off.pct(99):>8.3f}"
+        )
+    rps = (sums["on_n"] / sums["on_s"]) / (sums["off_n"] / sums["off_s"])
+    cpu_on = sums["on_cpu"] / sums["on_n"]
+    cpu_off = sums["off_cpu"] / sums["off_n"]
+    cpu = cpu_off / cpu_on if cpu_on else float("nan")
+    out(
+        f"all concurrencies: throughput on/off {rps:.1%}; CPU per request on {cpu_on * 1e6:.1f} us, "
+        f"off {cpu_off * 1e6:.1f} us: off/on {cpu:.1%} (the throughput a CPU-bound proxy keeps)"
+    )
+    pairs = [v for v in per_round.values() if v.get("nometric", (0, 0))[0] and v.get("proxy", (0, 0))[1]]
+    med_rps = statistics.median(v["proxy"][0] / v["nometric"][0] for v in pairs)
+    med_cpu = statistics.median(v["nometric"][1] / v["proxy"][1] for v in pairs)
+    out(
+        f"median over {len(pairs)} rounds of the in-round ratio: throughput on/off {med_rps:.1%}, "
+        f"CPU per request off/on {med_cpu:.1%}"
+    )
+    out(f"target: with metrics >= {METRICS_TARGET:.0%} of without (the medians of the in-round ratios)")
+    misses = [
+        f"{what} {v:.1%} < {METRICS_TARGET:.0%}"
+        for what, v in (("throughput", med_rps), ("cpu", med_cpu))
+        if v < METRICS_TARGET
+    ]
+    if misses:
+        out("MISSED: metrics cost: " + "; ".join(misses))
+        return 1
     return 0

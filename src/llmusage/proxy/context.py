@@ -2,13 +2,14 @@
 
 `build_state` makes the State of a process from its options: the connection pool, the budget ledger, the key
 cache (reading the database through `auth.database_fetcher`, watched by `dbhealth.Lookups` for readiness), the
-failure log (`dbhealth.FailureLog`: each database failure's cause, rate-limited), the spool and the spend
-writer. It is stored in the app under `STATE`. The database's flavour and the proxy's own queries were checked
-before (`preflight`, once per `llmusage proxy`, before any worker listens). `startup` opens the spool and the
-pool, creates the upstream clients (they need the running loop), loads the model catalog (or keeps retrying it
-in the background, every cache TTL) and starts the writer; `cleanup` stops the writer (flushing what it can),
-then closes clients, pool and spool. The model catalog (`sql/proxy/models.sql`) is reloaded every `cache_ttl`
-seconds and at once after `POST /model/new`.
+failure log (`dbhealth.FailureLog`: each database failure's cause, rate-limited), the spool, the spend writer
+and the metrics (`metrics.ProxyMetrics`, told of every key lookup; None with `--no-metrics`). It is stored in
+the app under `STATE`. The database's flavour and the proxy's own queries were checked before (`preflight`,
+once per `llmusage proxy`, before any worker listens). `startup` opens the spool and the pool, creates the
+upstream clients (they need the running loop), loads the model catalog (or keeps retrying it in the
+background, every cache TTL) and starts the writer; `cleanup` stops the writer (flushing what it can), then
+closes clients, pool and spool (`prometheus` has hooks of its own, run after these). The model catalog
+(`sql/proxy/models.sql`) is reloaded every `cache_ttl` seconds and at once after `POST /model/new`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from llmusage.proxy.auth import Entity, Fetched, KeyCache, Principal, database_f
 from llmusage.proxy.dbhealth import FailureLog, Lookups, describe
 from llmusage.proxy.fastclient import FastClient
 from llmusage.proxy.httpserver import App
+from llmusage.proxy.metrics import ProxyMetrics
 from llmusage.proxy.options import ProxyOptions
 from llmusage.proxy.policy import Ledger
 from llmusage.proxy.pricing import ModelRoute, route_from_row
@@ -51,6 +53,7 @@ class State:
     writer: SpendWriter
     failures: FailureLog
     lookups: Lookups[Fetched | None]
+    metrics: ProxyMetrics | None  # None with --no-metrics
     session: aiohttp.ClientSession | None = None  # streams
     fast: FastClient | None = None  # non-streaming calls
     models: dict[str, ModelRoute] = field(default_factory=dict)
@@ -88,6 +91,7 @@ class Call:
     entities: list[Entity]  # emptied once settled
     stream: bool
     upstream: bytes = b""  # the body sent to the provider, serialized once at admission
+    upstream_seconds: float = 0.0  # the provider call, as forwarding timed it (metrics: added latency)
 
 
 def build_state(options: ProxyOptions) -> State:
@@ -98,8 +102,25 @@ def build_state(options: ProxyOptions) -> State:
     spool = Spool(options.spool_dir, options.segment_bytes, options.spool_max_bytes)
     failures = FailureLog()
     lookups: Lookups[Fetched | None] = Lookups(database_fetcher(pool), failures)
-    keys = KeyCache(lookups.fetch, options.cache_ttl, ledger.observe)
-    writer = SpendWriter(pool, spool, ledger, options.batch_max, options.batch_wait, failures)
+    metrics = ProxyMetrics(options.metrics_max_series) if options.metrics else None
+    on_fetch = ledger.observe
+    if metrics is not None:
+        saw = metrics.saw
+
+        def on_fetch(principal: Principal, started: float) -> None:
+            ledger.observe(principal, started)
+            saw(principal)
+
+    keys = KeyCache(lookups.fetch, options.cache_ttl, on_fetch)
+    writer = SpendWriter(
+        pool,
+        spool,
+        ledger,
+        options.batch_max,
+        options.batch_wait,
+        failures,
+        metrics.batch.observe if metrics is not None else None,
+    )
     return State(
         options=options,
         pool=pool,
@@ -109,6 +130,7 @@ def build_state(options: ProxyOptions) -> State:
         writer=writer,
         failures=failures,
         lookups=lookups,
+        metrics=metrics,
     )
 
 

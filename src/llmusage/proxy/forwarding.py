@@ -10,6 +10,9 @@ to `drain_abandoned` seconds for its usage, and the row says `client_disconnecte
 Failures are recorded too (cost 0, status `failure`) and answered as OpenAI-shaped errors: 504 when the
 upstream times out (`upstream_timeout` bounds the whole call), 502 when it is unreachable or answers
 anything but 200 (with its status and message), 502 for a 200 that is not JSON.
+
+Each call's time at the provider goes into `call.upstream_seconds` (a stream's until the provider's last
+event, relaying to the client included) for the added-latency metric.
 """
 
 from __future__ import annotations
@@ -68,6 +71,8 @@ async def forward(state: State, call: Call) -> Response | StreamResponse:
     route = call.route
     assert state.fast is not None
     status: int | None = None
+    failure: ProxyError | None = None
+    started = time.perf_counter()
     try:
         async with asyncio.timeout(state.options.upstream_timeout):
             status, data = await state.fast.post(
@@ -76,9 +81,12 @@ async def forward(state: State, call: Call) -> Response | StreamResponse:
                 upstream.headers_for(route),
             )
     except TimeoutError:
-        return await _fail(state, call, _timed_out(), status)
+        failure = _timed_out()
     except UpstreamConnectionError as exc:
-        return await _fail(state, call, upstream_failure(None, str(exc)), status)
+        failure = upstream_failure(None, str(exc))
+    call.upstream_seconds = time.perf_counter() - started
+    if failure is not None:
+        return await _fail(state, call, failure, status)
     if status != 200:
         return await _fail(state, call, upstream_failure(status, error_detail(data)), status)
     try:
@@ -97,6 +105,7 @@ async def forward_stream(state: State, request: Request, call: Call) -> Response
     route = call.route
     opts = state.options
     status: int | None = None
+    started = time.perf_counter()
     ctx = state.session.post(
         upstream.url_for(route, call.kind),
         data=call.upstream,
@@ -107,13 +116,16 @@ async def forward_stream(state: State, request: Request, call: Call) -> Response
         async with asyncio.timeout(opts.upstream_timeout):
             upstream_resp = await ctx.__aenter__()
     except TimeoutError:
+        call.upstream_seconds = time.perf_counter() - started
         return await _fail(state, call, _timed_out(), status)
     except aiohttp.ClientError as exc:
+        call.upstream_seconds = time.perf_counter() - started
         return await _fail(state, call, upstream_failure(None, type(exc).__name__), status)
     try:
         status = upstream_resp.status
         if status != 200:
             data = await upstream_resp.read()
+            call.upstream_seconds = time.perf_counter() - started
             return await _fail(state, call, upstream_failure(status, error_detail(data)), status)
         resp = StreamResponse(
             status=200, headers={**headers(call.rid, "pending"), "Cache-Control": "no-cache"}
@@ -143,6 +155,9 @@ async def forward_stream(state: State, request: Request, call: Call) -> Response
             failed = "upstream timed out mid-stream" if not abandoned else None
         except aiohttp.ClientError as exc:
             failed = f"upstream stream broke: {type(exc).__name__}"
+        call.upstream_seconds = (
+            time.perf_counter() - started
+        )  # to the provider's last event, relaying included
         usage = relay.usage
         if usage is None:
             prompt, completion = estimate_prompt_tokens(call.body), relay.events

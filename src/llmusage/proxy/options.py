@@ -24,3 +24,6 @@ class ProxyOptions:
     payload_max_bytes: int = 16 * 1024  # larger bodies are stored truncated (as a marker object)
     default_completion_tokens: int = 256  # reservation estimate when the request sets no max_tokens
     drain_abandoned: float = 10.0  # seconds to keep reading an abandoned stream for its usage
+    metrics: bool = True  # GET /metrics and the counting behind it (proxy/metrics.py)
+    metrics_max_series: int = 1000  # cap on budget entities and on (team, model) spend pairs per worker
+    metrics_dir: Path | None = None  # set by server.serve with several workers: their snapshots, merged

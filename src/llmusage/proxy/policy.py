@@ -69,6 +69,11 @@ class Ledger:
         acc = self._accounts.get(entity)
         return acc.total() if acc else 0.0
 
+    def settled(self, entity: Entity) -> float:
+        """The entity's spend without the estimates of requests in flight (what `/metrics` reports)."""
+        acc = self._accounts.get(entity)
+        return acc.total() - acc.reserved if acc else 0.0
+
     def admit(self, principal: Principal, estimate: float) -> list[Entity]:
         """Refuse (429) if any budget on the path is reached, else reserve `estimate` on every entity."""
         for entity, limit in principal.budgets.items():

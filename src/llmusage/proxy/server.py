@@ -1,13 +1,18 @@
 """Running the proxy: one process (uvloop), or W worker processes sharing the port via SO_REUSEPORT.
 
 The caller has checked the database first (`preflight.check_database`, as `llmusage proxy` does), once for
-all workers; each worker's startup then only opens its pool and loads the model catalog.
+all workers; each worker's startup then only opens its pool and loads the model catalog. With several
+workers and metrics on, the run gets a folder `$LLMUSAGE_HOME/metrics/run-<pid>` where the workers leave
+their metrics snapshots for each other (`prometheus`), removed when the run ends (and, after a kill, by the
+next run).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import multiprocessing
+import shutil
 import signal
 import sys
 
@@ -34,6 +39,12 @@ def serve(options: ProxyOptions, host: str, port: int, workers: int) -> None:
     if workers <= 1:
         serve_one(options, host, port, reuse_port=False)
         return
+    metrics_dir = None
+    if options.metrics:
+        from llmusage.proxy.prometheus import run_dir
+
+        metrics_dir = run_dir(options.spool_dir.parent / "metrics")
+        options = dataclasses.replace(options, metrics_dir=metrics_dir)
     ctx = multiprocessing.get_context("spawn")
     procs = [
         ctx.Process(target=serve_one, args=(options, host, port, True), daemon=False) for _ in range(workers)
@@ -50,3 +61,5 @@ def serve(options: ProxyOptions, host: str, port: int, workers: int) -> None:
     signal.signal(signal.SIGINT, stop)
     for p in procs:
         p.join()
+    if metrics_dir is not None:
+        shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -3,7 +3,8 @@
 `record` settles the call's reservation in the ledger (the estimate released, the real cost counted), then
 hands the row to the writer and returns once it is fsynced in the spool; only then may the response
 complete. If the spool cannot take the row (`OSError`: disk full, a file size limit), its cost is taken back
-out of the ledger and the call is answered 503 `spool_error`.
+out of the ledger and the call is answered 503 `spool_error`; else the cost is added to the spend metric
+(by team and model), which hence counts exactly the rows that will reach PostgreSQL.
 
 A `SpendRow` is one `LiteLLM_SpendLogs` row exactly as spooled and as `sql/proxy/write_logs.sql` reads it:
 its fields, in order, are the JSON object's keys. Its `metadata` holds what the table has no column for
@@ -146,3 +147,6 @@ async def record(state: State, call: Call, outcome: Outcome) -> None:
         raise ProxyError(
             503, "the proxy cannot record spend (local spool)", "service_unavailable", "spool_error"
         ) from None
+    metrics = state.metrics
+    if metrics is not None:
+        metrics.spent(call.principal.team_id, call.route.model_name, cost)

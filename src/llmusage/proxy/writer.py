@@ -7,6 +7,7 @@ ON CONFLICT (request_id) DO NOTHING, and add the spend of the rows actually inse
 team and organization. On a database error the batch stays queued and is retried with backoff (the spool
 keeps it across a crash meanwhile); the cause (`dbhealth.describe`) is in `last_error` while the most recent
 write failed (`/health/ready` reports it) and in the log, once per cause per interval (`dbhealth.FailureLog`).
+`on_batch`, when given, is told the seconds of every committed transaction (the batch-write histogram).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import logging
 import os
 import time
 from collections import deque
+from collections.abc import Callable
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
@@ -52,6 +54,7 @@ class SpendWriter:
         batch_max: int,
         batch_wait: float,
         failures: FailureLog | None = None,
+        on_batch: Callable[[float], None] | None = None,
     ) -> None:
         self.pool = pool
         self.spool = spool
@@ -59,6 +62,7 @@ class SpendWriter:
         self.batch_max = batch_max
         self.batch_wait = batch_wait
         self.failures = failures or FailureLog()
+        self.on_batch = on_batch  # seconds of each committed write transaction (metrics)
         self._queue: deque[_Item] = deque()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -154,8 +158,11 @@ class SpendWriter:
     async def _write(self, batch: list[_Item]) -> None:
         rows = b"[" + b",".join(item.line for item in batch) + b"]"
         params = {"rows": rows.decode()}
+        started = time.perf_counter()
         async with self.pool.connection(timeout=5.0) as conn, conn.transaction():
             await conn.execute(sqlfiles.load("proxy/write_logs.sql"), params)
+        if self.on_batch is not None:
+            self.on_batch(time.perf_counter() - started)
 
     async def _write_each(self, batch: list[_Item]) -> list[_Item]:
         """Write rows singly; set aside those refused; requeue the rest on a connection failure."""
