@@ -191,3 +191,7 @@ def test_forecast_on_litellm(lake: Path) -> None:
     assert lab["max_budget"] == 10 and lab["outlook"] == "ok"
     # the budget's current period is LiteLLM's (1d ending at budget_reset_at): it began after l1's 0.20
     assert lab["window_spend"] == pytest.approx(0.0)
+    # the 1d period ended at budget_reset_at (04-11 09:03): nothing more can land in it, whatever the
+    # month's rate, so its projected utilization is its spend's, not a month of spend against a day's budget
+    assert lab["period_end"] == datetime(2026, 4, 11, 9, 3)
+    assert lab["projected_window_spend"] == pytest.approx(0.0) and lab["projected_utilization"] == 0

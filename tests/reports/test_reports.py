@@ -218,6 +218,16 @@ def test_forecast_per_team(lake: Path) -> None:
     assert x["projected_month_spend"] == pytest.approx(0.333 + 0.333 / 7 * 30)
     assert x["window_spend"] == pytest.approx(0.683) and x["outlook"] == "exceeded"
     assert rows["mobile"]["outlook"] == "ok" and rows["mobile"]["projected_month_spend"] == 0
+    # utilization is the budget's (lifetime here) at the horizon, as projected_window_spend says
+    assert x["projected_window_spend"] == pytest.approx(0.683 + 0.333 / 7 * 30)
+    assert x["projected_utilization"] == pytest.approx(x["projected_window_spend"] / 0.5)
+
+
+def test_forecast_of_a_past_month_counts_only_that_month(lake: Path) -> None:
+    rows = {r["team"]: r for r in forecast_report(lake, "2026-03").frame.iter_rows(named=True)}
+    assert rows["search"]["month_spend"] == pytest.approx(0.35)  # r1 + r2, not April's r7
+    assert rows["search"]["projected_month_spend"] == pytest.approx(0.35)  # the month is over
+    assert rows["mobile"]["month_spend"] == pytest.approx(2.02)
 
 
 def test_chargeback_lines_and_totals(lake: Path, database_url: str) -> None:
