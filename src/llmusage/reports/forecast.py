@@ -19,13 +19,13 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 
+from llmusage.budgets.window import UNIT_SECONDS, parse_duration
 from llmusage.lake.dims import read_flavour
 from llmusage.lake.layout import dim_path
 from llmusage.reports.params import parse_month
 from llmusage.reports.report import Report
 from llmusage.reports.source import freshness, lake_connection
 from llmusage.sources.detect import Flavour
-from llmusage.budgets.window import UNIT_SECONDS, parse_duration
 from llmusage.sources.periods import months_before, period
 from llmusage.sqlfiles import load
 
