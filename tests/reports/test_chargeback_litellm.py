@@ -165,7 +165,8 @@ def test_teams_and_users_never_empty(
     logged_users = {
         u for (u,) in _pg(
             litellm_database_url,
-            """SELECT DISTINCT COALESCE(NULLIF("user", ''), '(no user)') FROM "LiteLLM_SpendLogs"
+            """SELECT DISTINCT COALESCE(NULLIF(u.user_email, ''), NULLIF(l."user", ''), '(no user)')
+               FROM "LiteLLM_SpendLogs" l LEFT JOIN "LiteLLM_UserTable" u ON u.user_id = l."user"
                WHERE "startTime" >= %(start)s AND "startTime" < %(end)s""",
             _month(month),
         )

@@ -62,7 +62,9 @@ def test_spend_report_equals_postgres(lake: Path, database_url: str) -> None:
     expected = dict(
         _pg(
             database_url,
-            """SELECT "user", sum(spend) FROM "LiteLLM_SpendLogs" WHERE "user" IS NOT NULL GROUP BY 1""",
+            """SELECT COALESCE(NULLIF(u.user_email, ''), l."user"), sum(l.spend)
+               FROM "LiteLLM_SpendLogs" l LEFT JOIN "LiteLLM_UserTable" u ON u.user_id = l."user"
+               WHERE l."user" IS NOT NULL GROUP BY 1""",
         )
     )
     got = {r["user"]: r["spend"] for r in spend(lake, "user").iter_rows(named=True)}

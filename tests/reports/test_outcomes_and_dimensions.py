@@ -136,7 +136,7 @@ def test_chargeback_counts_failures_apart_and_bills_every_log(lake: Path, tmp_pa
         0,
     )
     failed = lines.filter(pl.col("x_FailedRequests") > 0)["ChargeDescription"].to_list()
-    assert "0 requests, 1 failed to gpt-4o by u1 with key search-prod" in failed
+    assert "0 requests, 1 failed to gpt-4o by u1@example.com with key search-prod" in failed
     statement = chargeback(lake, "2026-03", "org", out=tmp_path)
     assert (statement.requests, statement.failed_requests, statement.cached_requests) == (3, 2, 0)
     assert statement.manifest["failed_requests"] == 2 and statement.total == Decimal("0.153")

@@ -24,6 +24,7 @@ from llmusage.reports.charts import chart, spend_before
 from llmusage.reports.forecast import forecast_report
 from llmusage.reports.output import render
 from llmusage.reports.params import parse_dimensions, parse_filter, parse_month
+from llmusage.reports.report import arrange
 from llmusage.reports.spend import spend, spend_report, top
 from support.db import run_cli
 
@@ -148,8 +149,9 @@ def test_filters(lake: Path) -> None:
     assert _rows(spend(lake, "org", where=["tag=app:chat"]), "org") == {"Acme": (1, pytest.approx(0.10))}
     both = spend(lake, "team", where=["team=search,mobile", "provider=openai"])
     assert _rows(both, "team") == {"mobile": (3, pytest.approx(2.02)), "search": (2, pytest.approx(0.433))}
-    # a value is data, never SQL: an injection attempt in a value just matches nothing
-    assert spend(lake, "team", where=["team=x' OR '1'='1"]).height == 0
+    # a value is data, never SQL: an injection attempt in a value matches nothing, which is an error
+    with pytest.raises(LlmusageError, match="no team is named \"x' OR '1'='1\""):
+        spend(lake, "team", where=["team=x' OR '1'='1"])
 
 
 @pytest.mark.parametrize(
@@ -177,6 +179,63 @@ def test_parsers() -> None:
     for bad in ("2026-13", "2026-1", "march"):
         with pytest.raises(LlmusageError):
             parse_month(bad)
+
+
+def test_users_are_emails_and_filters_take_either(lake: Path) -> None:
+    users = _rows(spend(lake, "user"), "user")
+    assert set(users) == {"u1@example.com", "u2@example.com", "(no user)"}  # not ids, as budgets shows
+    by_email = spend(lake, "team", where=["user=u1@example.com"])
+    assert _rows(by_email, "team") == {"search": (3, pytest.approx(0.683))}
+    assert spend(lake, "team", where=["user=u1"]).equals(by_email)
+    assert top(lake, "user", 1).frame["user"].to_list() == ["u2@example.com"]
+
+
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        ("team=serch", "no team is named 'serch'; did you mean 'search'"),
+        ("user=u1@exmaple.com", "did you mean 'u1@example.com'"),
+        ("model!=gpt-4", "no model is named 'gpt-4'; did you mean 'gpt-4o'"),
+        ("tag=env:prd", "did you mean 'env:prod'"),
+        ("key=search-prd", "did you mean 'search-prod'"),
+        ("provider=nothing-like-it", "no provider is named 'nothing-like-it'$"),
+    ],
+)
+def test_an_unknown_filter_value_is_an_error_with_suggestions(lake: Path, where: str, message: str) -> None:
+    with pytest.raises(LlmusageError, match=message):
+        spend_report(lake, "team", where=[where])
+
+
+def test_a_known_value_without_spend_in_range_is_an_empty_report(lake: Path) -> None:
+    report = spend_report(lake, "team", date(2026, 3, 20), date(2026, 3, 25), where=["team=search"])
+    assert report.empty  # search exists (spent on other days): not an error
+    assert spend(lake, "key", where=["key=search-prod"])["requests"].to_list() == [3]
+
+
+def test_day_is_a_time_series_and_sort_and_limit_apply_to_any_report(lake: Path) -> None:
+    days = spend(lake, "day")["day"].to_list()
+    assert days == sorted(days) and len(days) == 6  # by day, not by spend
+    by_team_day = spend(lake, "day,team")
+    assert by_team_day["day"].to_list() == sorted(by_team_day["day"].to_list())
+    report = arrange(spend_report(lake, "model"), "-tokens,model", 1)
+    assert report.frame["model"].to_list() == ["gpt-4o"] and report.totals["requests"] == 7
+    assert "2 more not shown (--limit 1)" in report.notes[-1]
+    assert arrange(spend_report(lake, "team"), "team").frame["team"].to_list() == [
+        "(no team)",
+        "mobile",
+        "search",
+    ]
+    with pytest.raises(LlmusageError, match="did you mean spend"):
+        arrange(spend_report(lake, "team"), "spnd")
+    forecast_sorted = arrange(forecast_report(lake), "team")
+    assert forecast_sorted.frame["team"].to_list() == ["mobile", "search"]
+
+
+def test_top_by_any_dimension_with_filters(lake: Path) -> None:
+    report = top(lake, "model", 2, where=["team=mobile"])
+    assert report.frame.select("rank", "model").rows() == [(1, "gpt-4o"), (2, "gpt-4o-mini")]
+    assert report.totals["spend"] == pytest.approx(2.02)
+    assert top(lake, "provider", 1).frame["provider"].to_list() == ["openai"]
 
 
 def test_top_and_the_freshness_note(lake: Path) -> None:
@@ -244,7 +303,11 @@ def test_chargeback_lines_and_totals(lake: Path, database_url: str) -> None:
     assert first["ChargePeriodStart"].isoformat() == "2026-03-02T00:00:00+00:00"
     assert first["BillingPeriodEnd"].isoformat() == "2026-04-01T00:00:00+00:00"
     tags = json.loads(first["Tags"])
-    assert tags["user"] == "u1" and tags["key_alias"] == "search-prod" and "env:prod" in tags["request_tags"]
+    assert (
+        tags["user"] == "u1@example.com"
+        and tags["key_alias"] == "search-prod"
+        and "env:prod" in tags["request_tags"]
+    )
     by_org = chargeback_lines(lake, "2026-03", "org")
     totals = by_org.group_by("SubAccountName").agg(pl.col("BilledCost").sum())
     assert dict(totals.rows()) == {
@@ -388,6 +451,17 @@ def test_cli_bad_input_is_one_line(lake: Path, cli_env: dict[str, str], args: tu
     result = run_cli(*args, env=cli_env)
     assert result.returncode == 1
     assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("llmusage: error: ")
+
+
+def test_cli_filters_sort_limit_and_top(lake: Path, cli_env: dict[str, str]) -> None:
+    typo = run_cli("report", "spend", "--where", "team=serch", env=cli_env)
+    assert typo.returncode == 1 and "did you mean 'search'" in typo.stderr
+    by_email = run_cli("report", "spend", "--by", "user", "--where", "user=u2@example.com", env=cli_env)
+    assert by_email.returncode == 0 and by_email.stdout.splitlines()[1].startswith("u2@example.com,3,")
+    limited = run_cli("report", "spend", "--by", "model", "--sort", "model", "--limit", "2", env=cli_env)
+    assert [line.split(",")[0] for line in limited.stdout.splitlines()[1:]] == ["claude-sonnet-4", "gpt-4o"]
+    ranked = run_cli("report", "top", "--by", "model", "--where", "team=mobile", "--n", "1", env=cli_env)
+    assert ranked.returncode == 0 and ranked.stdout.splitlines()[1].startswith("1,gpt-4o,")
 
 
 def test_cli_chargeback_and_chart(lake: Path, cli_env: dict[str, str]) -> None:
