@@ -3,6 +3,7 @@ are computed by hand below; the CLI's formats, parsing and errors; chargeback de
 
 from __future__ import annotations
 
+import csv as csv_module
 import hashlib
 import io
 import json
@@ -384,11 +385,33 @@ def test_every_format(lake: Path, tmp_path: Path) -> None:
         and "as of the last extract" in table.getvalue()
     )
     render(report, "parquet", out=tmp_path / "spend.parquet")
-    assert pl.read_parquet(tmp_path / "spend.parquet").equals(report.frame)
+    parquet = pl.read_parquet(tmp_path / "spend.parquet")
+    assert parquet.schema["spend"] == pl.Decimal(38, 10) and parquet["team"].equals(report.frame["team"])
+    assert sum(parquet["spend"].to_list(), Decimal(0)) == Decimal("3.7030000010")
     with pytest.raises(LlmusageError, match="does not exist"):
         render(report, "csv", out=tmp_path / "missing" / "spend.csv")
     with pytest.raises(LlmusageError, match="is a directory"):
         render(report, "csv", out=tmp_path)
+
+
+def test_machine_formats_have_no_float_noise_and_zoned_times(
+    lake: Path, database_url: str, tmp_path: Path
+) -> None:
+    report = spend_report(lake, "team")
+    csv = io.StringIO()
+    render(report, "csv", stdout=csv)
+    rows = list(csv_module.DictReader(io.StringIO(csv.getvalue())))
+    assert [r["spend"] for r in rows] == ["2.0200000000", "1.0000000010", "0.6830000000"]
+    assert all(len(r["share"]) <= 8 for r in rows)  # 0.545503, not 0.5455036456926816
+    body = io.StringIO()
+    render(report, "json", stdout=body)
+    parsed = json.loads(body.getvalue())
+    assert parsed["totals"]["spend"] == "3.7030000010" and parsed["rows"][0]["spend"] == "2.0200000000"
+    budgets = io.StringIO()
+    render(budgets_report(database_url, lake), "csv", stdout=budgets)
+    exceeded = next(csv_module.DictReader(io.StringIO(budgets.getvalue())))
+    assert exceeded["name"] == "search" and exceeded["first_exceeded_at"] == "2026-04-01T00:00:00Z"
+    assert exceeded["ledger_spend"] == "0.6830000000" and exceeded["max_budget"] == "0.5000000000"
 
 
 def test_warehouse_views(lake: Path, cli_env: dict[str, str]) -> None:
