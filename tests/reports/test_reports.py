@@ -28,6 +28,7 @@ from llmusage.reports.params import parse_dimensions, parse_filter, parse_month
 from llmusage.reports.report import arrange
 from llmusage.reports.spend import spend, spend_report, top
 from support.db import run_cli
+from support.focus_rules import check_lines, check_statement
 
 
 def _token(secret: str) -> str:
@@ -291,8 +292,9 @@ def test_forecast_of_a_past_month_counts_only_that_month(lake: Path) -> None:
 
 
 def test_chargeback_lines_and_totals(lake: Path, database_url: str) -> None:
-    lines = chargeback_lines(lake, "2026-03", "team")
-    assert lines.height == 6 and lines["x_Requests"].sum() == 6
+    lines = check_lines(chargeback_lines(lake, "2026-03", "team"))
+    assert lines.height == 11  # 6 groups, each an input line and (but r4: no completion) an output line
+    assert lines["x_Requests"].sum() == 6  # counted on the input lines only
     assert sum(lines["BilledCost"].to_list(), Decimal(0)) == MARCH  # exact, no rounding at all
     with psycopg.connect(database_url) as conn:
         (pg,) = conn.execute(
@@ -303,19 +305,36 @@ def test_chargeback_lines_and_totals(lake: Path, database_url: str) -> None:
     assert first["ChargeCategory"] == "Usage" and first["BillingCurrency"] == "USD"
     assert first["ChargePeriodStart"].isoformat() == "2026-03-02T00:00:00+00:00"
     assert first["BillingPeriodEnd"].isoformat() == "2026-04-01T00:00:00+00:00"
-    tags = json.loads(first["Tags"])
-    assert (
-        tags["user"] == "u1@example.com"
-        and tags["key_alias"] == "search-prod"
-        and "env:prod" in tags["request_tags"]
+    assert first["ChargeDescription"] == (
+        "200 input tokens to claude-sonnet-4 by u1@example.com with key search-prod (1 request)"
     )
-    by_org = chargeback_lines(lake, "2026-03", "org")
+    assert (first["x_TokenType"], first["PricingQuantity"], first["PricingUnit"]) == ("input", 200, "Tokens")
+    assert first["ServiceCategory"] == "AI and Machine Learning" and first["PublisherName"] == "anthropic"
+    assert first["ListUnitPrice"] * first["PricingQuantity"] == first["ListCost"]
+    assert json.loads(first["Tags"]) == {
+        "env": "prod",
+        "feature": "search",
+        "llmusage/key_alias": "search-prod",
+        "llmusage/key_hash_prefix": K1[:8],
+        "llmusage/user": "u1@example.com",
+        "llmusage/user_id": "u1",
+    }
+    by_org = check_lines(chargeback_lines(lake, "2026-03", "org"))
     totals = by_org.group_by("SubAccountName").agg(pl.col("BilledCost").sum())
     assert dict(totals.rows()) == {
         "Acme": Decimal("0.35"),
         "Beta": Decimal("2.02"),
-        "(no org)": Decimal("1.000000001"),
+        None: Decimal("1.000000001"),
     }
+    assert by_org.filter(pl.col("SubAccountName").is_null())["SubAccountId"].null_count() == 2  # no "(none)"
+
+
+def test_list_prices_come_from_the_logs_without_a_model_table(lake: Path) -> None:
+    lines = chargeback_lines(lake, "2026-03", "team")
+    claude = lines.filter(pl.col("ServiceName") == "claude-sonnet-4")
+    assert set(claude["x_ListPriceSource"]) == {"derived from logs"}
+    assert sum(claude["BilledCost"].to_list(), Decimal(0)) == Decimal("0.25")
+    assert sum(claude["ListCost"].to_list(), Decimal(0)) == Decimal("0.25")  # one log: explained exactly
 
 
 def test_allocate_cents_never_loses_a_cent() -> None:
@@ -326,6 +345,7 @@ def test_allocate_cents_never_loses_a_cent() -> None:
 def test_chargeback_is_frozen_and_reproducible(lake: Path, tmp_path: Path) -> None:
     first = chargeback(lake, "2026-03", "team", out=tmp_path)
     assert first.written and first.status == "closed" and first.total == MARCH
+    check_statement(first.directory)
     files = {
         name: (first.directory / name).read_bytes()
         for name in ("chargeback.csv", "chargeback.parquet", "summary.md")
@@ -467,13 +487,29 @@ def test_cli_spend_formats_and_empty_range(lake: Path, cli_env: dict[str, str], 
         ("report", "spend", "--from", "2026-13-01"),
         ("report", "spend", "--out", "/nonexistent-dir/spend.csv"),
         ("chargeback", "--month", "2026-3"),
-        ("chargeback", "--month", "2026-03", "--out", "/nonexistent-dir"),
+        ("chargeback", "--month", "2026-03", "--out", "/dev/null"),
+        ("chargeback", "--month", "2026-02"),  # closed and empty: needs --allow-empty
     ],
 )
 def test_cli_bad_input_is_one_line(lake: Path, cli_env: dict[str, str], args: tuple[str, ...]) -> None:
     result = run_cli(*args, env=cli_env)
     assert result.returncode == 1
     assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("llmusage: error: ")
+
+
+def test_cli_chargeback_creates_its_directory_and_refuses_an_empty_closed_month(
+    lake: Path, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "new" / "dir"
+    done = run_cli("chargeback", "--month", "2026-03", "--out", str(out), env=cli_env)
+    assert done.returncode == 0, done.stderr
+    check_statement(out / "2026-03" / "team")
+    empty = run_cli("chargeback", "--month", "2026-02", "--out", str(out), env=cli_env)
+    assert empty.returncode == 1 and "--allow-empty" in empty.stderr
+    assert not (out / "2026-02").exists()
+    allowed = run_cli("chargeback", "--month", "2026-02", "--out", str(out), "--allow-empty", env=cli_env)
+    assert allowed.returncode == 0 and "closed (frozen)" in allowed.stdout
+    assert json.loads((out / "2026-02" / "team" / "manifest.json").read_text())["lines"] == 0
 
 
 def test_cli_filters_sort_limit_and_top(lake: Path, cli_env: dict[str, str]) -> None:
@@ -492,6 +528,7 @@ def test_cli_chargeback_and_chart(lake: Path, cli_env: dict[str, str]) -> None:
     assert first.returncode == 0, first.stderr
     assert "$3.37 USD; closed (frozen)" in first.stdout
     directory = Path(cli_env["LLMUSAGE_HOME"]) / "exports" / "chargeback" / "2026-03" / "org"
+    check_statement(directory)
     before = (directory / "chargeback.csv").read_bytes()
     again = run_cli("chargeback", "--month", "2026-03", "--by", "org", env=cli_env)
     assert "left unchanged" in again.stdout and (directory / "chargeback.csv").read_bytes() == before

@@ -1,4 +1,4 @@
-"""CLI for reports and chargeback: `llmusage report ...` and `llmusage chargeback`.
+"""CLI for reports: `llmusage report ...` (`llmusage chargeback` is `cli/chargeback.py`).
 
 Thin wrappers over `llmusage.reports`; every report reads the lake as of its last extract (see
 `reports/source.py`), budgets and drift read PostgreSQL too.
@@ -16,7 +16,6 @@ from llmusage.errors import LlmusageError
 from llmusage.reports.params import allowed_dimensions
 
 if TYPE_CHECKING:
-    from llmusage.reports.chargeback import Statement
     from llmusage.reports.report import Report
 
 _FORMAT = click.option(
@@ -235,40 +234,3 @@ def report_chart(by: str, first: str | None, last: str | None, out: Path) -> Non
         click.echo(f"{exc}; no chart written")
         return
     click.echo(f"chart: {path} ({daily['day'].n_unique()} days)")
-
-
-@click.command("chargeback")
-@click.option("--month", required=True, help="YYYY-MM (UTC calendar month).")
-@click.option("--by", type=click.Choice(["team", "org"]), default="team", show_default=True)
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path),
-    help="Base directory (must exist; default $LLMUSAGE_HOME/exports/chargeback).",
-)
-@click.option("--restate", is_flag=True, help="Rebuild a frozen (closed) statement.")
-def chargeback_command(month: str, by: str, out: Path | None, restate: bool) -> None:
-    """One FOCUS-style statement per month: CSV, Parquet, summary.md (frozen once the month is closed)."""
-    from llmusage.reports.chargeback import chargeback
-
-    settings = Settings.from_env()
-    statement = chargeback(settings.lake_dir, month, by, out, restate, settings.exports_dir)
-    _print_statement(statement)
-
-
-def _print_statement(statement: Statement) -> None:
-    from llmusage.reports.chargeback import CENT
-
-    if statement.written:
-        state = statement.status + (" (frozen)" if statement.status == "closed" else ", rebuilt on every run")
-    else:
-        state = f"closed, frozen since {statement.manifest.get('produced_at')}: left unchanged (--restate rebuilds)"
-    others = ""
-    if statement.failed_requests or statement.cached_requests:
-        others = f" (besides {statement.failed_requests:,} failed, {statement.cached_requests:,} cached)"
-    click.echo(
-        f"chargeback {statement.month} by {statement.by}: {statement.lines:,} lines, "
-        f"{statement.requests:,} requests{others}, ${statement.total.quantize(CENT):,} USD; {state}"
-    )
-    click.echo(f"  {statement.directory}/{{chargeback.csv,chargeback.parquet,summary.md,manifest.json}}")
-    if statement.lines == 0:
-        click.echo(f"  no spend in {statement.month} in the lake: the statement is empty")
