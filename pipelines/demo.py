@@ -125,7 +125,7 @@ def run_demo_pipeline(settings: Settings, first: date, last: date) -> bool:
         meta = event.materialization.metadata
         click.echo(
             f"dagster: chargeback_statement[{event.materialization.partition}] {meta['status'].value}, "
-            f"{meta['lines'].value:,} lines, {usd(meta['total_usd'].value)} -> {meta['path'].value}"
+            f"{meta['lines'].value:,} lines, {usd(float(meta['total_usd'].value))} -> {meta['path'].value}"
         )
     if not month.success:
         return False

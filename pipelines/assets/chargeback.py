@@ -1,4 +1,4 @@
-"""Chargeback: finance's monthly statement, frozen once the month is closed."""
+"""Chargeback: finance's monthly statements, by team and by organization, frozen once the month is closed."""
 
 import dagster as dg
 
@@ -14,22 +14,29 @@ from pipelines.resources import LakeResource
     deps=["spend_logs", *[f"dim_{name}" for name in DIM_TABLES]],
 )
 def chargeback_statement(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
-    """The month's FOCUS-style statement by team (CSV, Parquet, summary.md) under exports/chargeback/;
-    frozen once closed: a re-run leaves a closed month's bytes as they are."""
-    from llmusage.reports.chargeback import chargeback
+    """The month's FOCUS 1.2 statements by team and by organization (CSV, Parquet, summary.md each) and
+    the month's summary.md under exports/chargeback/; frozen once closed: a re-run leaves a closed month's
+    bytes as they are. Totals are decimal strings (cents, and exact to 12 places)."""
+    from llmusage.reports.monthly import monthly_statements
 
-    month = context.partition_key[:7]
-    statement = chargeback(lake.lake_dir, month, "team", exports_dir=lake.settings().exports_dir)
-    summary = statement.directory / "summary.md"
+    run = monthly_statements(lake.lake_dir, context.partition_key[:7], lake.settings().exports_dir)
+    team, org = run.statements["team"], run.statements["org"]
     return dg.MaterializeResult(
         metadata={
-            "month": month,
-            "status": statement.status,
-            "written": statement.written,
-            "lines": statement.lines,
-            "requests": statement.requests,
-            "total_usd": dg.MetadataValue.float(float(statement.total)),
-            "path": str(statement.directory),
-            "summary": dg.MetadataValue.md(summary.read_text() if summary.exists() else ""),
+            "month": run.month,
+            "status": team.status,
+            "written": team.written,
+            "lines": team.lines,
+            "org_lines": org.lines,
+            "requests": team.requests,
+            "total_usd": run.total("team"),
+            "total_exact_usd": run.total_exact("team"),
+            "org_total_usd": run.total("org"),
+            "path": str(team.directory),
+            "org_path": str(org.directory),
+            "summary_path": str(run.summary),
+            "summary": dg.MetadataValue.md(
+                run.summary.read_text() + "\n" + (team.directory / "summary.md").read_text()
+            ),
         }
     )

@@ -4,7 +4,7 @@
 -- NULL. `requests` counts the logs neither failed nor cache hits; `failed_requests` and `cached_requests`
 -- the others; spend and tokens are over every log.
 SELECT
-    day, week, month, org_id, org, team_id, team, "user", api_key, "key",
+    day, week, month, org_id, org, team_id, team, user_id, "user", api_key, "key",
     CASE WHEN $by_end_user THEN end_user END AS end_user,
     model, model_group, provider, call_type, status, tags,
     count(*) FILTER (WHERE NOT failed AND NOT cached) AS requests,

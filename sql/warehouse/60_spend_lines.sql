@@ -1,6 +1,6 @@
 -- One row per spend log with every report dimension resolved: UTC day/week/month of the request's event
 -- time (the partition), organization as the log carries it (each flavour's rule is applied at extract:
--- llmusage.sources.spend_logs), team, user, key (alias plus an 8-character hash prefix, never the bare
+-- llmusage.sources.spend_logs), team, user (by email, its id where it has none), key (alias plus an 8-character hash prefix, never the bare
 -- hash; LiteLLM's master key as `(master key)`), end user, model (the deployment), model group (the public
 -- name), provider, call type, status, request tags. `failed` is a log with status 'failure'; `cached` a
 -- cache hit that did not fail: reports count `requests` (neither), `failed_requests` and `cached_requests`
@@ -16,7 +16,7 @@ SELECT
     l.team_id,
     COALESCE(t.team_alias, l.team_id, '(no team)') AS team,
     l.user_id,
-    COALESCE(l.user_id, '(no user)') AS "user",
+    COALESCE(NULLIF(u.user_email, ''), l.user_id, '(no user)') AS "user",
     l.api_key,
     CASE
         WHEN l.api_key = 'litellm_proxy_master_key' THEN '(master key)'
@@ -43,4 +43,5 @@ SELECT
 FROM spend_logs AS l
 LEFT JOIN keys AS k ON k.token = l.api_key
 LEFT JOIN teams AS t ON t.team_id = l.team_id
+LEFT JOIN users AS u ON u.user_id = l.user_id
 LEFT JOIN organizations AS o ON o.organization_id = l.organization_id

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import warnings
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import dagster as dg
@@ -183,8 +184,13 @@ def test_chargeback_statement_for_a_month(seeded, database_url: str, resources: 
         total = conn.execute(
             """SELECT sum(spend) FROM "LiteLLM_SpendLogs" WHERE created_at >= '2026-02-01' AND created_at < '2026-03-01'"""
         ).fetchone()[0]
-    assert meta["total_usd"].value == pytest.approx(total, abs=0.005)
-    assert Path(meta["path"].value, "chargeback.csv").exists() and "2026-02" in meta["summary"].value
+    assert isinstance(meta["total_usd"].value, str)  # a decimal string, never a float
+    assert abs(Decimal(meta["total_usd"].value) - Decimal(str(total))) <= Decimal("0.005")
+    assert meta["org_total_usd"].value == meta["total_usd"].value  # the same logs, by organization
+    assert Path(meta["path"].value, "chargeback.csv").exists() and Path(meta["org_path"].value).name == "org"
+    assert Path(meta["org_path"].value, "chargeback.parquet").exists()
+    summary = Path(meta["summary_path"].value).read_text()
+    assert "# Chargeback 2026-02" in summary and "| organizations |" in summary and "agree exactly" in summary
 
 
 def test_chargeback_schedule_asks_for_the_month_before() -> None:

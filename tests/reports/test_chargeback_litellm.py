@@ -22,6 +22,7 @@ import pytest
 from llmusage.devtools.seed.litellm import LitellmScenario, seed_litellm
 from llmusage.reports.chargeback import CENT
 from support.db import cli_env_for, run_cli
+from support.focus_rules import check_statement
 
 NOW = datetime(2026, 11, 18, 14, 30)
 MONTHS = ("2026-10", "2026-11")  # retention keeps 30 days: the end of October and November so far
@@ -57,7 +58,7 @@ def _month(month: str) -> dict[str, str]:
 def _by(url: str, column: str, month: str) -> dict[str, tuple[Decimal, int, int, int]]:
     """Per sub-account of the month, from LiteLLM's own table: (cost to 12 places, requests, failed, cached)."""
     query = f"""
-        SELECT COALESCE(NULLIF({column}, ''), '(none)'),
+        SELECT NULLIF({column}, ''),
                sum(round(spend::numeric, 12)),
                count(*) FILTER (WHERE COALESCE(status, 'success') <> 'failure' AND cache_hit IS DISTINCT FROM 'True'),
                count(*) FILTER (WHERE status = 'failure'),
@@ -71,7 +72,7 @@ def _statement(env: dict, month: str, by: str, out: Path) -> tuple[pl.DataFrame,
     assert done.returncode == 0, done.stderr
     directory = out / month / by
     manifest = json.loads((directory / "manifest.json").read_text())
-    return pl.read_parquet(directory / "chargeback.parquet"), manifest, done.stdout
+    return check_statement(directory), manifest, done.stdout
 
 
 def _cents(value: Decimal) -> Decimal:
@@ -132,7 +133,7 @@ def test_organizations_are_the_logs_organization_id(
              AND "startTime" >= %(start)s AND "startTime" < %(end)s""",
         _month(month),
     )
-    assert personal > 0 and "(none)" in expected
+    assert personal > 0 and None in expected
     for org, cost, requests, failed, cached in got:
         want = expected[org]
         assert abs(cost - want[0]) < Decimal("1e-9") and (requests, failed, cached) == want[1:], (month, org)
@@ -143,9 +144,8 @@ def test_organizations_are_the_logs_organization_id(
         )
     )
     names = dict(lines.select("SubAccountId", "SubAccountName").unique().rows())
-    assert {k: v for k, v in names.items() if k != "(none)"} == {
-        k: aliases[k] for k in names if k != "(none)"
-    }
+    assert names.pop(None) is None  # no organization: null id, null name, never a placeholder
+    assert names == {k: aliases[k] for k in names}
 
 
 @pytest.mark.parametrize("month", MONTHS)
@@ -160,12 +160,13 @@ def test_teams_and_users_never_empty(
         assert abs(cost - expected[team][0]) < Decimal("1e-9"), (month, team)
     assert "" not in set(lines["SubAccountId"]) | set(lines["SubAccountName"])
     tags = [json.loads(t) for t in lines["Tags"]]
-    users = {t["user"] for t in tags}
+    users = {t.get("llmusage/user", "(no user)") for t in tags}
     assert "" not in users
     logged_users = {
         u for (u,) in _pg(
             litellm_database_url,
-            """SELECT DISTINCT COALESCE(NULLIF("user", ''), '(no user)') FROM "LiteLLM_SpendLogs"
+            """SELECT DISTINCT COALESCE(NULLIF(u.user_email, ''), NULLIF(l."user", ''), '(no user)')
+               FROM "LiteLLM_SpendLogs" l LEFT JOIN "LiteLLM_UserTable" u ON u.user_id = l."user"
                WHERE "startTime" >= %(start)s AND "startTime" < %(end)s""",
             _month(month),
         )

@@ -15,6 +15,7 @@ from llmusage.lake.dims import snapshot_dims
 from llmusage.lake.extract import extract
 from llmusage.reports.chargeback import CENT, chargeback
 from llmusage.reports.spend import spend
+from support.focus_rules import check_statement
 
 END = datetime(2026, 3, 5)
 
@@ -43,7 +44,7 @@ def _cents(value: float | Decimal) -> Decimal:
 def test_each_month_equals_postgres_to_the_cent(lake: Path, database_url: str, tmp_path: Path) -> None:
     months = _pg(
         database_url,
-        """SELECT to_char(created_at, 'YYYY-MM'), COALESCE(team_id, '(none)'), sum(spend), count(*)
+        """SELECT to_char(created_at, 'YYYY-MM'), team_id, sum(spend), count(*)
            FROM "LiteLLM_SpendLogs" GROUP BY 1, 2""",
     )
     assert {m for m, *_ in months} == {"2026-01", "2026-02", "2026-03"}
@@ -52,7 +53,8 @@ def test_each_month_equals_postgres_to_the_cent(lake: Path, database_url: str, t
         expected = {team: (spent, n) for m, team, spent, n in months if m == month}
         assert _cents(statement.total) == _cents(sum(s for s, _ in expected.values())), month
         assert statement.requests == sum(n for _, n in expected.values())
-        lines = pl.read_parquet(statement.directory / "chargeback.parquet")
+        lines = check_statement(statement.directory)
+        check_statement(chargeback(lake, month, "org", out=tmp_path).directory)
         per_team = lines.group_by("SubAccountId").agg(pl.col("BilledCost").sum(), pl.col("x_Requests").sum())
         for team, cost, requests in per_team.iter_rows():
             assert _cents(cost) == _cents(expected[team][0]) and requests == expected[team][1], (month, team)
@@ -62,7 +64,9 @@ def test_spend_report_equals_postgres(lake: Path, database_url: str) -> None:
     expected = dict(
         _pg(
             database_url,
-            """SELECT "user", sum(spend) FROM "LiteLLM_SpendLogs" WHERE "user" IS NOT NULL GROUP BY 1""",
+            """SELECT COALESCE(NULLIF(u.user_email, ''), l."user"), sum(l.spend)
+               FROM "LiteLLM_SpendLogs" l LEFT JOIN "LiteLLM_UserTable" u ON u.user_id = l."user"
+               WHERE l."user" IS NOT NULL GROUP BY 1""",
         )
     )
     got = {r["user"]: r["spend"] for r in spend(lake, "user").iter_rows(named=True)}

@@ -22,6 +22,7 @@ from llmusage.lake.warehouse import build
 from llmusage.reports.chargeback import chargeback_lines
 from llmusage.reports.source import freshness
 from llmusage.reports.spend import spend, spend_report
+from support.focus_rules import check_lines
 
 KEY = hashlib.sha256(b"sk-litellm-1").hexdigest()
 MASTER = "litellm_proxy_master_key"
@@ -143,16 +144,20 @@ def test_litellm_dimensions_and_counts(lake: Path) -> None:
 
 
 def test_chargeback_on_litellm(lake: Path) -> None:
-    lines = chargeback_lines(lake, "2026-04", "org")
+    lines = check_lines(chargeback_lines(lake, "2026-04", "org"))
+    check_lines(chargeback_lines(lake, "2026-04", "team"))
     assert sum(lines["BilledCost"].to_list(), Decimal(0)) == Decimal("0.75")
     assert (lines["x_Requests"].sum(), lines["x_FailedRequests"].sum(), lines["x_CachedRequests"].sum()) == (
         3,
         1,
         1,
     )
-    assert set(lines["SubAccountName"]) == {"Lumen", "(no org)"}
+    assert set(lines["SubAccountName"]) == {"Lumen", None}
     assert set(lines["ServiceName"]) == {"gpt-4o-2024-08-06", "claude-sonnet-4-20250514"}
-    assert set(lines["ProviderName"]) == {"openai", "anthropic"}
+    assert set(lines["PublisherName"]) == set(lines["HostProviderName"]) == {"openai", "anthropic"}
+    assert set(lines["ProviderName"]) == set(lines["InvoiceIssuerName"]) == {"LLM gateway"}  # the gateway
+    # LiteLLM keeps no prices in its database: they are derived from the month's billed logs
+    assert set(lines["x_ListPriceSource"]) == {"derived from logs"}
     assert chargeback_lines(lake, "2026-05", "org").height == 0  # the write time's month has nothing
 
 
@@ -191,3 +196,7 @@ def test_forecast_on_litellm(lake: Path) -> None:
     assert lab["max_budget"] == 10 and lab["outlook"] == "ok"
     # the budget's current period is LiteLLM's (1d ending at budget_reset_at): it began after l1's 0.20
     assert lab["window_spend"] == pytest.approx(0.0)
+    # the 1d period ended at budget_reset_at (04-11 09:03): nothing more can land in it, whatever the
+    # month's rate, so its projected utilization is its spend's, not a month of spend against a day's budget
+    assert lab["period_end"] == datetime(2026, 4, 11, 9, 3)
+    assert lab["projected_window_spend"] == pytest.approx(0.0) and lab["projected_utilization"] == 0

@@ -22,6 +22,7 @@ from llmusage.lake.warehouse import build
 from llmusage.reports.chargeback import chargeback, chargeback_lines
 from llmusage.reports.spend import spend, spend_report, top
 from support.db import run_cli
+from support.focus_rules import check_lines, check_statement
 
 K1, K2 = (hashlib.sha256(s.encode()).hexdigest() for s in ("sk-out-1", "sk-out-2"))
 # (request_id, created_at, key, user, team, model, provider, prompt, completion, spend, metadata)
@@ -128,7 +129,7 @@ def test_end_users_stay_out_of_the_grouped_table_unless_asked(lake: Path) -> Non
 
 
 def test_chargeback_counts_failures_apart_and_bills_every_log(lake: Path, tmp_path: Path) -> None:
-    lines = chargeback_lines(lake, "2026-03", "team")
+    lines = check_lines(chargeback_lines(lake, "2026-03", "team"))
     assert sum(lines["BilledCost"].to_list(), Decimal(0)) == Decimal("0.153")
     assert (lines["x_Requests"].sum(), lines["x_FailedRequests"].sum(), lines["x_CachedRequests"].sum()) == (
         3,
@@ -136,8 +137,11 @@ def test_chargeback_counts_failures_apart_and_bills_every_log(lake: Path, tmp_pa
         0,
     )
     failed = lines.filter(pl.col("x_FailedRequests") > 0)["ChargeDescription"].to_list()
-    assert "0 requests, 1 failed to gpt-4o by u1 with key search-prod" in failed
+    assert any(
+        d.endswith("to gpt-4o by u1@example.com with key search-prod (0 requests, 1 failed)") for d in failed
+    )
     statement = chargeback(lake, "2026-03", "org", out=tmp_path)
+    check_statement(statement.directory)
     assert (statement.requests, statement.failed_requests, statement.cached_requests) == (3, 2, 0)
     assert statement.manifest["failed_requests"] == 2 and statement.total == Decimal("0.153")
     summary = (statement.directory / "summary.md").read_text()

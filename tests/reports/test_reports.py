@@ -3,6 +3,7 @@ are computed by hand below; the CLI's formats, parsing and errors; chargeback de
 
 from __future__ import annotations
 
+import csv as csv_module
 import hashlib
 import io
 import json
@@ -24,8 +25,10 @@ from llmusage.reports.charts import chart, spend_before
 from llmusage.reports.forecast import forecast_report
 from llmusage.reports.output import render
 from llmusage.reports.params import parse_dimensions, parse_filter, parse_month
+from llmusage.reports.report import arrange
 from llmusage.reports.spend import spend, spend_report, top
 from support.db import run_cli
+from support.focus_rules import check_lines, check_statement
 
 
 def _token(secret: str) -> str:
@@ -148,8 +151,9 @@ def test_filters(lake: Path) -> None:
     assert _rows(spend(lake, "org", where=["tag=app:chat"]), "org") == {"Acme": (1, pytest.approx(0.10))}
     both = spend(lake, "team", where=["team=search,mobile", "provider=openai"])
     assert _rows(both, "team") == {"mobile": (3, pytest.approx(2.02)), "search": (2, pytest.approx(0.433))}
-    # a value is data, never SQL: an injection attempt in a value just matches nothing
-    assert spend(lake, "team", where=["team=x' OR '1'='1"]).height == 0
+    # a value is data, never SQL: an injection attempt in a value matches nothing, which is an error
+    with pytest.raises(LlmusageError, match="no team is named \"x' OR '1'='1\""):
+        spend(lake, "team", where=["team=x' OR '1'='1"])
 
 
 @pytest.mark.parametrize(
@@ -177,6 +181,63 @@ def test_parsers() -> None:
     for bad in ("2026-13", "2026-1", "march"):
         with pytest.raises(LlmusageError):
             parse_month(bad)
+
+
+def test_users_are_emails_and_filters_take_either(lake: Path) -> None:
+    users = _rows(spend(lake, "user"), "user")
+    assert set(users) == {"u1@example.com", "u2@example.com", "(no user)"}  # not ids, as budgets shows
+    by_email = spend(lake, "team", where=["user=u1@example.com"])
+    assert _rows(by_email, "team") == {"search": (3, pytest.approx(0.683))}
+    assert spend(lake, "team", where=["user=u1"]).equals(by_email)
+    assert top(lake, "user", 1).frame["user"].to_list() == ["u2@example.com"]
+
+
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        ("team=serch", "no team is named 'serch'; did you mean 'search'"),
+        ("user=u1@exmaple.com", "did you mean 'u1@example.com'"),
+        ("model!=gpt-4", "no model is named 'gpt-4'; did you mean 'gpt-4o'"),
+        ("tag=env:prd", "did you mean 'env:prod'"),
+        ("key=search-prd", "did you mean 'search-prod'"),
+        ("provider=nothing-like-it", "no provider is named 'nothing-like-it'$"),
+    ],
+)
+def test_an_unknown_filter_value_is_an_error_with_suggestions(lake: Path, where: str, message: str) -> None:
+    with pytest.raises(LlmusageError, match=message):
+        spend_report(lake, "team", where=[where])
+
+
+def test_a_known_value_without_spend_in_range_is_an_empty_report(lake: Path) -> None:
+    report = spend_report(lake, "team", date(2026, 3, 20), date(2026, 3, 25), where=["team=search"])
+    assert report.empty  # search exists (spent on other days): not an error
+    assert spend(lake, "key", where=["key=search-prod"])["requests"].to_list() == [3]
+
+
+def test_day_is_a_time_series_and_sort_and_limit_apply_to_any_report(lake: Path) -> None:
+    days = spend(lake, "day")["day"].to_list()
+    assert days == sorted(days) and len(days) == 6  # by day, not by spend
+    by_team_day = spend(lake, "day,team")
+    assert by_team_day["day"].to_list() == sorted(by_team_day["day"].to_list())
+    report = arrange(spend_report(lake, "model"), "-tokens,model", 1)
+    assert report.frame["model"].to_list() == ["gpt-4o"] and report.totals["requests"] == 7
+    assert "2 more not shown (--limit 1)" in report.notes[-1]
+    assert arrange(spend_report(lake, "team"), "team").frame["team"].to_list() == [
+        "(no team)",
+        "mobile",
+        "search",
+    ]
+    with pytest.raises(LlmusageError, match="did you mean spend"):
+        arrange(spend_report(lake, "team"), "spnd")
+    forecast_sorted = arrange(forecast_report(lake), "team")
+    assert forecast_sorted.frame["team"].to_list() == ["mobile", "search"]
+
+
+def test_top_by_any_dimension_with_filters(lake: Path) -> None:
+    report = top(lake, "model", 2, where=["team=mobile"])
+    assert report.frame.select("rank", "model").rows() == [(1, "gpt-4o"), (2, "gpt-4o-mini")]
+    assert report.totals["spend"] == pytest.approx(2.02)
+    assert top(lake, "provider", 1).frame["provider"].to_list() == ["openai"]
 
 
 def test_top_and_the_freshness_note(lake: Path) -> None:
@@ -218,11 +279,22 @@ def test_forecast_per_team(lake: Path) -> None:
     assert x["projected_month_spend"] == pytest.approx(0.333 + 0.333 / 7 * 30)
     assert x["window_spend"] == pytest.approx(0.683) and x["outlook"] == "exceeded"
     assert rows["mobile"]["outlook"] == "ok" and rows["mobile"]["projected_month_spend"] == 0
+    # utilization is the budget's (lifetime here) at the horizon, as projected_window_spend says
+    assert x["projected_window_spend"] == pytest.approx(0.683 + 0.333 / 7 * 30)
+    assert x["projected_utilization"] == pytest.approx(x["projected_window_spend"] / 0.5)
+
+
+def test_forecast_of_a_past_month_counts_only_that_month(lake: Path) -> None:
+    rows = {r["team"]: r for r in forecast_report(lake, "2026-03").frame.iter_rows(named=True)}
+    assert rows["search"]["month_spend"] == pytest.approx(0.35)  # r1 + r2, not April's r7
+    assert rows["search"]["projected_month_spend"] == pytest.approx(0.35)  # the month is over
+    assert rows["mobile"]["month_spend"] == pytest.approx(2.02)
 
 
 def test_chargeback_lines_and_totals(lake: Path, database_url: str) -> None:
-    lines = chargeback_lines(lake, "2026-03", "team")
-    assert lines.height == 6 and lines["x_Requests"].sum() == 6
+    lines = check_lines(chargeback_lines(lake, "2026-03", "team"))
+    assert lines.height == 11  # 6 groups, each an input line and (but r4: no completion) an output line
+    assert lines["x_Requests"].sum() == 6  # counted on the input lines only
     assert sum(lines["BilledCost"].to_list(), Decimal(0)) == MARCH  # exact, no rounding at all
     with psycopg.connect(database_url) as conn:
         (pg,) = conn.execute(
@@ -233,15 +305,36 @@ def test_chargeback_lines_and_totals(lake: Path, database_url: str) -> None:
     assert first["ChargeCategory"] == "Usage" and first["BillingCurrency"] == "USD"
     assert first["ChargePeriodStart"].isoformat() == "2026-03-02T00:00:00+00:00"
     assert first["BillingPeriodEnd"].isoformat() == "2026-04-01T00:00:00+00:00"
-    tags = json.loads(first["Tags"])
-    assert tags["user"] == "u1" and tags["key_alias"] == "search-prod" and "env:prod" in tags["request_tags"]
-    by_org = chargeback_lines(lake, "2026-03", "org")
+    assert first["ChargeDescription"] == (
+        "200 input tokens to claude-sonnet-4 by u1@example.com with key search-prod (1 request)"
+    )
+    assert (first["x_TokenType"], first["PricingQuantity"], first["PricingUnit"]) == ("input", 200, "Tokens")
+    assert first["ServiceCategory"] == "AI and Machine Learning" and first["PublisherName"] == "anthropic"
+    assert first["ListUnitPrice"] * first["PricingQuantity"] == first["ListCost"]
+    assert json.loads(first["Tags"]) == {
+        "env": "prod",
+        "feature": "search",
+        "llmusage/key_alias": "search-prod",
+        "llmusage/key_hash_prefix": K1[:8],
+        "llmusage/user": "u1@example.com",
+        "llmusage/user_id": "u1",
+    }
+    by_org = check_lines(chargeback_lines(lake, "2026-03", "org"))
     totals = by_org.group_by("SubAccountName").agg(pl.col("BilledCost").sum())
     assert dict(totals.rows()) == {
         "Acme": Decimal("0.35"),
         "Beta": Decimal("2.02"),
-        "(no org)": Decimal("1.000000001"),
+        None: Decimal("1.000000001"),
     }
+    assert by_org.filter(pl.col("SubAccountName").is_null())["SubAccountId"].null_count() == 2  # no "(none)"
+
+
+def test_list_prices_come_from_the_logs_without_a_model_table(lake: Path) -> None:
+    lines = chargeback_lines(lake, "2026-03", "team")
+    claude = lines.filter(pl.col("ServiceName") == "claude-sonnet-4")
+    assert set(claude["x_ListPriceSource"]) == {"derived from logs"}
+    assert sum(claude["BilledCost"].to_list(), Decimal(0)) == Decimal("0.25")
+    assert sum(claude["ListCost"].to_list(), Decimal(0)) == Decimal("0.25")  # one log: explained exactly
 
 
 def test_allocate_cents_never_loses_a_cent() -> None:
@@ -252,6 +345,7 @@ def test_allocate_cents_never_loses_a_cent() -> None:
 def test_chargeback_is_frozen_and_reproducible(lake: Path, tmp_path: Path) -> None:
     first = chargeback(lake, "2026-03", "team", out=tmp_path)
     assert first.written and first.status == "closed" and first.total == MARCH
+    check_statement(first.directory)
     files = {
         name: (first.directory / name).read_bytes()
         for name in ("chargeback.csv", "chargeback.parquet", "summary.md")
@@ -311,11 +405,33 @@ def test_every_format(lake: Path, tmp_path: Path) -> None:
         and "as of the last extract" in table.getvalue()
     )
     render(report, "parquet", out=tmp_path / "spend.parquet")
-    assert pl.read_parquet(tmp_path / "spend.parquet").equals(report.frame)
+    parquet = pl.read_parquet(tmp_path / "spend.parquet")
+    assert parquet.schema["spend"] == pl.Decimal(38, 10) and parquet["team"].equals(report.frame["team"])
+    assert sum(parquet["spend"].to_list(), Decimal(0)) == Decimal("3.7030000010")
     with pytest.raises(LlmusageError, match="does not exist"):
         render(report, "csv", out=tmp_path / "missing" / "spend.csv")
     with pytest.raises(LlmusageError, match="is a directory"):
         render(report, "csv", out=tmp_path)
+
+
+def test_machine_formats_have_no_float_noise_and_zoned_times(
+    lake: Path, database_url: str, tmp_path: Path
+) -> None:
+    report = spend_report(lake, "team")
+    csv = io.StringIO()
+    render(report, "csv", stdout=csv)
+    rows = list(csv_module.DictReader(io.StringIO(csv.getvalue())))
+    assert [r["spend"] for r in rows] == ["2.0200000000", "1.0000000010", "0.6830000000"]
+    assert all(len(r["share"]) <= 8 for r in rows)  # 0.545503, not 0.5455036456926816
+    body = io.StringIO()
+    render(report, "json", stdout=body)
+    parsed = json.loads(body.getvalue())
+    assert parsed["totals"]["spend"] == "3.7030000010" and parsed["rows"][0]["spend"] == "2.0200000000"
+    budgets = io.StringIO()
+    render(budgets_report(database_url, lake), "csv", stdout=budgets)
+    exceeded = next(csv_module.DictReader(io.StringIO(budgets.getvalue())))
+    assert exceeded["name"] == "search" and exceeded["first_exceeded_at"] == "2026-04-01T00:00:00Z"
+    assert exceeded["ledger_spend"] == "0.6830000000" and exceeded["max_budget"] == "0.5000000000"
 
 
 def test_warehouse_views(lake: Path, cli_env: dict[str, str]) -> None:
@@ -371,7 +487,8 @@ def test_cli_spend_formats_and_empty_range(lake: Path, cli_env: dict[str, str], 
         ("report", "spend", "--from", "2026-13-01"),
         ("report", "spend", "--out", "/nonexistent-dir/spend.csv"),
         ("chargeback", "--month", "2026-3"),
-        ("chargeback", "--month", "2026-03", "--out", "/nonexistent-dir"),
+        ("chargeback", "--month", "2026-03", "--out", "/dev/null"),
+        ("chargeback", "--month", "2026-02"),  # closed and empty: needs --allow-empty
     ],
 )
 def test_cli_bad_input_is_one_line(lake: Path, cli_env: dict[str, str], args: tuple[str, ...]) -> None:
@@ -380,11 +497,38 @@ def test_cli_bad_input_is_one_line(lake: Path, cli_env: dict[str, str], args: tu
     assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("llmusage: error: ")
 
 
+def test_cli_chargeback_creates_its_directory_and_refuses_an_empty_closed_month(
+    lake: Path, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "new" / "dir"
+    done = run_cli("chargeback", "--month", "2026-03", "--out", str(out), env=cli_env)
+    assert done.returncode == 0, done.stderr
+    check_statement(out / "2026-03" / "team")
+    empty = run_cli("chargeback", "--month", "2026-02", "--out", str(out), env=cli_env)
+    assert empty.returncode == 1 and "--allow-empty" in empty.stderr
+    assert not (out / "2026-02").exists()
+    allowed = run_cli("chargeback", "--month", "2026-02", "--out", str(out), "--allow-empty", env=cli_env)
+    assert allowed.returncode == 0 and "closed (frozen)" in allowed.stdout
+    assert json.loads((out / "2026-02" / "team" / "manifest.json").read_text())["lines"] == 0
+
+
+def test_cli_filters_sort_limit_and_top(lake: Path, cli_env: dict[str, str]) -> None:
+    typo = run_cli("report", "spend", "--where", "team=serch", env=cli_env)
+    assert typo.returncode == 1 and "did you mean 'search'" in typo.stderr
+    by_email = run_cli("report", "spend", "--by", "user", "--where", "user=u2@example.com", env=cli_env)
+    assert by_email.returncode == 0 and by_email.stdout.splitlines()[1].startswith("u2@example.com,3,")
+    limited = run_cli("report", "spend", "--by", "model", "--sort", "model", "--limit", "2", env=cli_env)
+    assert [line.split(",")[0] for line in limited.stdout.splitlines()[1:]] == ["claude-sonnet-4", "gpt-4o"]
+    ranked = run_cli("report", "top", "--by", "model", "--where", "team=mobile", "--n", "1", env=cli_env)
+    assert ranked.returncode == 0 and ranked.stdout.splitlines()[1].startswith("1,gpt-4o,")
+
+
 def test_cli_chargeback_and_chart(lake: Path, cli_env: dict[str, str]) -> None:
     first = run_cli("chargeback", "--month", "2026-03", "--by", "org", env=cli_env)
     assert first.returncode == 0, first.stderr
     assert "$3.37 USD; closed (frozen)" in first.stdout
     directory = Path(cli_env["LLMUSAGE_HOME"]) / "exports" / "chargeback" / "2026-03" / "org"
+    check_statement(directory)
     before = (directory / "chargeback.csv").read_bytes()
     again = run_cli("chargeback", "--month", "2026-03", "--by", "org", env=cli_env)
     assert "left unchanged" in again.stdout and (directory / "chargeback.csv").read_bytes() == before

@@ -42,12 +42,13 @@ def main(argv: list[str] | None = None, command: click.Command | None = None) ->
 def _register_commands() -> None:
     """Commands that live in modules of their own."""
     from llmusage.cli.alerts import alerts
+    from llmusage.cli.chargeback import chargeback_command
     from llmusage.cli.db import db
     from llmusage.cli.lake import extract_command, warehouse
     from llmusage.cli.proxy import mock_upstream_command, proxy_command
     from llmusage.cli.reconcile import reconcile
     from llmusage.cli.reconcile_daily import reconcile_daily_command
-    from llmusage.cli.reports import chargeback_command, report
+    from llmusage.cli.reports import report
     from llmusage.cli.seed import seed
 
     commands = (

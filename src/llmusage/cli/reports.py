@@ -1,4 +1,4 @@
-"""CLI for reports and chargeback: `llmusage report ...` and `llmusage chargeback`.
+"""CLI for reports: `llmusage report ...` (`llmusage chargeback` is `cli/chargeback.py`).
 
 Thin wrappers over `llmusage.reports`; every report reads the lake as of its last extract (see
 `reports/source.py`), budgets and drift read PostgreSQL too.
@@ -13,10 +13,9 @@ import click
 
 from llmusage.config import Settings
 from llmusage.errors import LlmusageError
-from llmusage.reports.params import TOP_DIMENSIONS, allowed_dimensions
+from llmusage.reports.params import allowed_dimensions
 
 if TYPE_CHECKING:
-    from llmusage.reports.chargeback import Statement
     from llmusage.reports.report import Report
 
 _FORMAT = click.option(
@@ -28,14 +27,28 @@ _FORMAT = click.option(
 _OUT = click.option(
     "--out", type=click.Path(path_type=Path), help="Write to this file (its directory must exist)."
 )
+_SORT = click.option(
+    "--sort",
+    help="Sort by these columns (comma list; prefix - for descending, e.g. -spend). Default: each report's order.",
+)
+_LIMIT = click.option("--limit", type=int, help="Show the first N rows only (the totals still cover all).")
+_WHERE = click.option(
+    "--where",
+    "where",
+    multiple=True,
+    help="DIM=VALUE[,VALUE...] or DIM!=VALUE; repeatable. A user is named by email or id.",
+)
 _FROM = click.option("--from", "first", help="First UTC day (YYYY-MM-DD).")
 _TO = click.option("--to", "last", help="Last UTC day, inclusive (YYYY-MM-DD).")
 
 
-def _emit(report: Report, fmt: str | None, out: Path | None) -> None:
+def _emit(
+    report: Report, fmt: str | None, out: Path | None, sort: str | None = None, limit: int | None = None
+) -> None:
     from llmusage.reports.output import render
+    from llmusage.reports.report import arrange
 
-    message = render(report, fmt, out)
+    message = render(arrange(report, sort, limit), fmt, out)
     if message:
         click.echo(message, err=True)
     if out is not None:
@@ -57,11 +70,20 @@ def report() -> None:
 )
 @_FROM
 @_TO
-@click.option("--where", "where", multiple=True, help="DIM=VALUE[,VALUE...] or DIM!=VALUE; repeatable.")
+@_WHERE
+@_SORT
+@_LIMIT
 @_FORMAT
 @_OUT
 def report_spend(
-    by: str, first: str | None, last: str | None, where: tuple[str, ...], fmt: str | None, out: Path | None
+    by: str,
+    first: str | None,
+    last: str | None,
+    where: tuple[str, ...],
+    sort: str | None,
+    limit: int | None,
+    fmt: str | None,
+    out: Path | None,
 ) -> None:
     """Requests, tokens and spend per group, largest first, with a totals row.
 
@@ -71,25 +93,36 @@ def report_spend(
     from llmusage.reports.spend import spend_report
 
     start, end = parse_range(first, last)
-    _emit(spend_report(Settings.from_env().lake_dir, by, start, end, where), fmt, out)
+    _emit(spend_report(Settings.from_env().lake_dir, by, start, end, where), fmt, out, sort, limit)
 
 
 @report.command("top")
-@click.option("--by", type=click.Choice(list(TOP_DIMENSIONS)), default="key", show_default=True)
+@click.option("--by", default="key", show_default=True, help=f"One of: {allowed_dimensions()}.")
 @click.option("--n", "n", type=int, default=10, show_default=True)
 @_FROM
 @_TO
+@_WHERE
+@_SORT
+@_LIMIT
 @_FORMAT
 @_OUT
 def report_top(
-    by: str, n: int, first: str | None, last: str | None, fmt: str | None, out: Path | None
+    by: str,
+    n: int,
+    first: str | None,
+    last: str | None,
+    where: tuple[str, ...],
+    sort: str | None,
+    limit: int | None,
+    fmt: str | None,
+    out: Path | None,
 ) -> None:
-    """The N keys, users, teams or end users that spent most."""
+    """The N groups of a dimension (keys by default) that spent most, after the filters."""
     from llmusage.reports.params import parse_range
     from llmusage.reports.spend import top
 
     start, end = parse_range(first, last)
-    _emit(top(Settings.from_env().lake_dir, by, n, start, end), fmt, out)
+    _emit(top(Settings.from_env().lake_dir, by, n, start, end, where), fmt, out, sort, limit)
 
 
 @report.command("budgets")
@@ -97,27 +130,39 @@ def report_top(
     "--threshold", type=float, default=0.8, show_default=True, help="Utilization that is a warning."
 )
 @click.option("--with-budget", is_flag=True, help="Only entities that have a max_budget (and orphans).")
+@_SORT
+@_LIMIT
 @_FORMAT
 @_OUT
-def report_budgets(threshold: float, with_budget: bool, fmt: str | None, out: Path | None) -> None:
+def report_budgets(
+    threshold: float,
+    with_budget: bool,
+    sort: str | None,
+    limit: int | None,
+    fmt: str | None,
+    out: Path | None,
+) -> None:
     """Every key, user, team and organization against its budget, worst first."""
     from llmusage.pg.connect import resolve_url
     from llmusage.reports.budgets import budgets_report
 
     settings = Settings.from_env()
-    _emit(budgets_report(resolve_url(settings), settings.lake_dir, threshold, with_budget), fmt, out)
+    report_ = budgets_report(resolve_url(settings), settings.lake_dir, threshold, with_budget)
+    _emit(report_, fmt, out, sort, limit)
 
 
 @report.command("drift")
+@_SORT
+@_LIMIT
 @_FORMAT
 @_OUT
-def report_drift(fmt: str | None, out: Path | None) -> None:
+def report_drift(sort: str | None, limit: int | None, fmt: str | None, out: Path | None) -> None:
     """Entities whose recorded spend differs from the spend of their logs."""
     from llmusage.pg.connect import resolve_url
     from llmusage.reports.budgets import drift_report
 
     settings = Settings.from_env()
-    _emit(drift_report(resolve_url(settings), settings.lake_dir), fmt, out)
+    _emit(drift_report(resolve_url(settings), settings.lake_dir), fmt, out, sort, limit)
 
 
 @report.command("anomalies")
@@ -126,6 +171,8 @@ def report_drift(fmt: str | None, out: Path | None) -> None:
 @click.option("--baseline-days", type=int, default=7, show_default=True)
 @click.option("--threshold", type=float, default=3.0, show_default=True, help="Ratio to the baseline.")
 @click.option("--min-increase", type=float, default=1.0, show_default=True, help="USD above the baseline.")
+@_SORT
+@_LIMIT
 @_FORMAT
 @_OUT
 def report_anomalies(
@@ -134,6 +181,8 @@ def report_anomalies(
     baseline_days: int,
     threshold: float,
     min_increase: float,
+    sort: str | None,
+    limit: int | None,
     fmt: str | None,
     out: Path | None,
 ) -> None:
@@ -145,7 +194,7 @@ def report_anomalies(
     report_ = anomalies_report(
         Settings.from_env().lake_dir, start, end, baseline_days, threshold, min_increase
     )
-    _emit(report_, fmt, out)
+    _emit(report_, fmt, out, sort, limit)
 
 
 @report.command("forecast")
@@ -153,15 +202,19 @@ def report_anomalies(
 @click.option(
     "--rate-days", type=int, default=7, show_default=True, help="Days the daily rate is taken over."
 )
+@_SORT
+@_LIMIT
 @_FORMAT
 @_OUT
-def report_forecast(month: str | None, rate_days: int, fmt: str | None, out: Path | None) -> None:
+def report_forecast(
+    month: str | None, rate_days: int, sort: str | None, limit: int | None, fmt: str | None, out: Path | None
+) -> None:
     """Month-end spend per team, projected, against its budget."""
     from llmusage.reports.forecast import forecast_report
 
     if rate_days < 1:
         raise LlmusageError(f"--rate-days must be at least 1, got {rate_days}")
-    _emit(forecast_report(Settings.from_env().lake_dir, month, rate_days), fmt, out)
+    _emit(forecast_report(Settings.from_env().lake_dir, month, rate_days), fmt, out, sort, limit)
 
 
 @report.command("chart")
@@ -181,40 +234,3 @@ def report_chart(by: str, first: str | None, last: str | None, out: Path) -> Non
         click.echo(f"{exc}; no chart written")
         return
     click.echo(f"chart: {path} ({daily['day'].n_unique()} days)")
-
-
-@click.command("chargeback")
-@click.option("--month", required=True, help="YYYY-MM (UTC calendar month).")
-@click.option("--by", type=click.Choice(["team", "org"]), default="team", show_default=True)
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path),
-    help="Base directory (must exist; default $LLMUSAGE_HOME/exports/chargeback).",
-)
-@click.option("--restate", is_flag=True, help="Rebuild a frozen (closed) statement.")
-def chargeback_command(month: str, by: str, out: Path | None, restate: bool) -> None:
-    """One FOCUS-style statement per month: CSV, Parquet, summary.md (frozen once the month is closed)."""
-    from llmusage.reports.chargeback import chargeback
-
-    settings = Settings.from_env()
-    statement = chargeback(settings.lake_dir, month, by, out, restate, settings.exports_dir)
-    _print_statement(statement)
-
-
-def _print_statement(statement: Statement) -> None:
-    from llmusage.money import usd
-
-    if statement.written:
-        state = statement.status + (" (frozen)" if statement.status == "closed" else ", rebuilt on every run")
-    else:
-        state = f"closed, frozen since {statement.manifest.get('produced_at')}: left unchanged (--restate rebuilds)"
-    others = ""
-    if statement.failed_requests or statement.cached_requests:
-        others = f" (besides {statement.failed_requests:,} failed, {statement.cached_requests:,} cached)"
-    click.echo(
-        f"chargeback {statement.month} by {statement.by}: {statement.lines:,} lines, "
-        f"{statement.requests:,} requests{others}, {usd(statement.total)} USD; {state}"
-    )
-    click.echo(f"  {statement.directory}/{{chargeback.csv,chargeback.parquet,summary.md,manifest.json}}")
-    if statement.lines == 0:
-        click.echo(f"  no spend in {statement.month} in the lake: the statement is empty")

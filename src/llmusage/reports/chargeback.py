@@ -1,11 +1,13 @@
-"""Monthly chargeback statements with FOCUS-style columns, frozen once the month is closed.
+"""Monthly chargeback statements as FOCUS 1.2 datasets (with 1.3's provider columns), frozen once the
+month is closed.
 
 Lines. One line per UTC day x sub-account (team, or organization with `by="org"`) x model x provider x
-user x key x set of request tags (`sql/reports/chargeback_lines.sql`): fine enough that finance can
-re-slice any way it likes, and every spend log falls in exactly one line. Logs without a team (or
-organization, as the log carries it) go to SubAccountId `(none)`. `x_Requests` counts the line's logs
-that neither failed nor were cache hits, `x_FailedRequests` and `x_CachedRequests` the others; the cost
-is over all of them (a failure or a cache hit usually costs 0, and whatever it cost is charged).
+user x key x set of request tags x token type (`sql/reports/chargeback_lines.sql`, then `focus.py`): fine
+enough that finance can re-slice any way it likes, and every spend log is in exactly one group. Logs
+without a team (or organization, as the log carries it) have SubAccountId null. `x_Requests` counts the
+group's logs that neither failed nor were cache hits, `x_FailedRequests` and `x_CachedRequests` the
+others; the cost is over all of them (a failure or a cache hit usually costs 0, and whatever it cost is
+charged). The columns, their types and values are `focus.py`'s; list prices are `prices.py`'s.
 
 Money. BilledCost and EffectiveCost are the exact sum of the lines' spend logs as DECIMAL(38,12): each
 log's float spend is taken to 12 decimal places (a picodollar) and summed exactly, so nothing is rounded
@@ -41,20 +43,19 @@ from llmusage.errors import LlmusageError
 from llmusage.lake.lag import LAG_WINDOW
 from llmusage.lake.layout import aside_path
 from llmusage.money import usd
+from llmusage.reports.focus import CURRENCY, FOCUS_COLUMNS, FOCUS_VERSION, Issuer, focus_lines
 from llmusage.reports.params import parse_month
+from llmusage.reports.prices import fitted_prices, price_for, table_prices
 from llmusage.reports.source import Freshness, freshness, lake_connection
 from llmusage.sqlfiles import load
 
-CURRENCY = "USD"
+__all__ = ["CENT", "CURRENCY", "FOCUS_COLUMNS", "Statement", "chargeback", "chargeback_lines"]
 FILES = ("chargeback.csv", "chargeback.parquet", "summary.md")
 CENT = Decimal("0.01")
-COST_TYPE = pl.Decimal(38, 12)
-FOCUS_COLUMNS = [
-    "BillingPeriodStart", "BillingPeriodEnd", "ChargePeriodStart", "ChargePeriodEnd", "ChargeCategory",
-    "ChargeDescription", "BilledCost", "EffectiveCost", "BillingCurrency", "ConsumedQuantity",
-    "ConsumedUnit", "ServiceName", "ProviderName", "SubAccountId", "SubAccountName", "Tags", "x_Requests",
-    "x_FailedRequests", "x_CachedRequests",
-]  # fmt: skip
+
+
+class EmptyClosedMonth(LlmusageError):
+    """A closed month without spend: freezing an empty statement needs `allow_empty`."""
 
 
 @dataclass
@@ -72,19 +73,10 @@ class Statement:
     cached_requests: int = 0
 
 
-def _tags(user: str, key_alias: str, api_key: str | None, tags: list[str] | None) -> str:
-    """FOCUS Tags as JSON text, the same shape as the warehouse's `chargeback_lines` view."""
-    body = {
-        "user": user,
-        "key_alias": key_alias,
-        "key_hash_prefix": api_key[:8] if api_key else None,
-        "request_tags": list(tags or []),
-    }
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
-
-
-def chargeback_lines(lake_dir: Path, month: str, by: str = "team") -> pl.DataFrame:
-    """The month's FOCUS-style lines (see the module docstring), in a stable order."""
+def chargeback_lines(
+    lake_dir: Path, month: str, by: str = "team", issuer: Issuer | None = None
+) -> pl.DataFrame:
+    """The month's FOCUS lines (see the module docstring), in a stable order."""
     if by not in ("team", "org"):
         raise LlmusageError(f"--by must be team or org, got {by!r}")
     start, end = parse_month(month)
@@ -92,54 +84,13 @@ def chargeback_lines(lake_dir: Path, month: str, by: str = "team") -> pl.DataFra
         raw = duck.sql(
             load("reports/chargeback_lines.sql"), params={"by": by, "start": start, "end": end}
         ).pl()
+        fitted = fitted_prices(duck, start, end)
+    table = table_prices(lake_dir)
     raw = raw.sort(
         ["day", "sub_account_name", "sub_account_id", "model", "provider", "user", "api_key", "tags"],
         nulls_last=True,
     )
-    utc = pl.Datetime("us", "UTC")
-    period_start = datetime(start.year, start.month, start.day, tzinfo=UTC)
-    period_end = datetime(end.year, end.month, end.day, tzinfo=UTC)
-    tags = [_tags(*row) for row in raw.select("user", "key_alias", "api_key", "tags").iter_rows()]
-
-    def besides(column: str, word: str) -> pl.Expr:
-        count = pl.col(column)
-        return (
-            pl.when(count > 0).then(pl.lit(", ") + count.cast(pl.String) + pl.lit(word)).otherwise(pl.lit(""))
-        )
-
-    description = (
-        pl.col("requests").cast(pl.String)
-        + pl.lit(" requests")
-        + besides("failed_requests", " failed")
-        + besides("cached_requests", " cached")
-        + pl.lit(" to ")
-        + pl.col("model")
-        + pl.lit(" by ")
-        + pl.col("user")
-        + pl.lit(" with key ")
-        + pl.col("key_alias")
-    )
-    return raw.select(
-        pl.lit(period_start, utc).alias("BillingPeriodStart"),
-        pl.lit(period_end, utc).alias("BillingPeriodEnd"),
-        pl.col("day").cast(utc).alias("ChargePeriodStart"),
-        (pl.col("day").cast(utc) + pl.duration(days=1)).alias("ChargePeriodEnd"),
-        pl.lit("Usage").alias("ChargeCategory"),
-        description.alias("ChargeDescription"),
-        pl.col("cost").cast(COST_TYPE).alias("BilledCost"),
-        pl.col("cost").cast(COST_TYPE).alias("EffectiveCost"),
-        pl.lit(CURRENCY).alias("BillingCurrency"),
-        pl.col("tokens").cast(pl.Int64).alias("ConsumedQuantity"),
-        pl.lit("Tokens").alias("ConsumedUnit"),
-        pl.col("model").alias("ServiceName"),
-        pl.col("provider").alias("ProviderName"),
-        pl.col("sub_account_id").alias("SubAccountId"),
-        pl.col("sub_account_name").alias("SubAccountName"),
-        pl.Series("Tags", tags, pl.String),
-        pl.col("requests").cast(pl.Int64).alias("x_Requests"),
-        pl.col("failed_requests").cast(pl.Int64).alias("x_FailedRequests"),
-        pl.col("cached_requests").cast(pl.Int64).alias("x_CachedRequests"),
-    )
+    return focus_lines(raw, start, end, lambda m, g: price_for(m, g, table, fitted), issuer or Issuer())
 
 
 def allocate_cents(amounts: list[Decimal], total: Decimal) -> list[Decimal]:
@@ -160,7 +111,11 @@ def summary_markdown(lines: pl.DataFrame, month: str, by: str, status: str, fres
     exact = sum(lines["BilledCost"].to_list(), Decimal(0))
     total = exact.quantize(CENT, rounding=ROUND_HALF_EVEN)
     accounts = (
-        lines.group_by("SubAccountId", "SubAccountName")
+        lines.with_columns(
+            pl.col("SubAccountName").fill_null(f"(no {'team' if by == 'team' else 'org'})"),
+            pl.col("SubAccountId").fill_null(""),
+        )
+        .group_by("SubAccountId", "SubAccountName")
         .agg(
             pl.col(
                 "BilledCost", "x_Requests", "x_FailedRequests", "x_CachedRequests", "ConsumedQuantity"
@@ -182,10 +137,12 @@ def summary_markdown(lines: pl.DataFrame, month: str, by: str, status: str, fres
         f"- Status: **{status}** ({meaning})",
         f"- Billing period: {month}-01 00:00 UTC to the first of the next month (exclusive)",
         f"- Lake data through: {through}",
-        f"- Lines: {lines.height:,} (UTC day x {label} x model x provider x user x key x request tags)",
+        f"- Lines: {lines.height:,} (UTC day x {label} x model x provider x user x key x request tags x "
+        "token type), FOCUS {FOCUS_VERSION} columns with FOCUS 1.3's ServiceProviderName and HostProviderName",
         f"- Requests: {_count(lines, 'x_Requests')}, besides {_count(lines, 'x_FailedRequests')} failed and "
         f"{_count(lines, 'x_CachedRequests')} served from a cache (their cost, usually 0, is included); "
         f"tokens: {_count(lines, 'ConsumedQuantity')}",
+        f"- List cost (list prices x tokens): {usd(sum(lines['ListCost'].to_list(), Decimal(0)))} {CURRENCY}",
         f"- Total BilledCost: **{usd(total)} {CURRENCY}** (exact: {exact:.12f})",
         "",
         f"| {label} | id | requests | failed | cached | tokens | billed |",
@@ -245,14 +202,21 @@ def chargeback(
     out: Path | None = None,
     restate: bool = False,
     exports_dir: Path | None = None,
+    allow_empty: bool = False,
 ) -> Statement:
-    """Produce (or find, frozen) the month's statement; `out` is the base directory (it must exist)."""
+    """Produce (or find, frozen) the month's statement under the base directory `out` (created when
+    missing). A closed month without spend is an error unless `allow_empty`: an empty frozen statement
+    is more often a missing extract than a month without traffic."""
     start, end = parse_month(month)
     month = f"{start:%Y-%m}"
     if out is not None:
         base = Path(os.path.abspath(out.expanduser()))
-        if not base.is_dir():
-            raise LlmusageError(f"--out {out}: no such directory")
+        if base.exists() and not base.is_dir():
+            raise LlmusageError(f"--out {out} is a file, not a directory")
+        try:
+            base.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LlmusageError(f"--out {out}: cannot create it ({exc.strerror})") from None
     else:
         if exports_dir is None:
             raise LlmusageError("no output directory")
@@ -280,6 +244,11 @@ def chargeback(
     fresh = freshness(lake_dir)
     status = "closed" if _is_closed(fresh, end) else "provisional"
     lines = chargeback_lines(lake_dir, month, by)
+    if lines.height == 0 and status == "closed" and not allow_empty:
+        raise EmptyClosedMonth(
+            f"no spend in {month} in the lake, and the month is closed: its statement would be frozen "
+            "empty (run `llmusage extract` first, or pass --allow-empty to freeze it)"
+        )
     files = {
         "chargeback.csv": _csv_bytes(lines),
         "chargeback.parquet": _parquet_bytes(lines),
@@ -300,6 +269,7 @@ def chargeback(
         "total_exact": f"{total:.12f}",
         "total": f"{total.quantize(CENT, rounding=ROUND_HALF_EVEN)}",
         "currency": CURRENCY,
+        "focus_version": FOCUS_VERSION,
         "data_through": fresh.data_through.isoformat() if fresh.data_through else None,
         "produced_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
         "sha256": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},

@@ -83,7 +83,8 @@ def budgets_for(lake_dir: Path, by: str, labels: list[str], groups: pl.DataFrame
             pl.col("organization_alias").fill_null(pl.col("organization_id")).alias("label"), "max_budget"
         )
     elif by == "user":
-        table = dims.select(pl.col("user_id").alias("label"), "max_budget")
+        email = pl.when(pl.col("user_email") != "").then(pl.col("user_email"))
+        table = dims.select(email.fill_null(pl.col("user_id")).alias("label"), "max_budget")
     else:
         keys = groups.select("key", "api_key").unique()
         table = keys.join(dims.select(pl.col("token").alias("api_key"), "max_budget"), on="api_key").select(

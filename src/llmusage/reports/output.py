@@ -2,7 +2,8 @@
 
 The machine formats are the same bytes whether stdout is a terminal, a pipe or a file: CSV and Parquet
 hold the group rows only (a totals row would be summed twice by whoever loads them), JSON holds the rows,
-the totals and the notes, Markdown and the table end with the totals row and the notes.
+the totals and the notes, Markdown and the table end with the totals row and the notes. CSV, JSON and
+Parquet carry money as fixed-scale decimals and instants as ISO 8601 UTC (`machine.py`).
 `--out PATH` writes the file aside and renames it into place; its directory must already exist.
 """
 
@@ -21,6 +22,7 @@ import polars as pl
 from llmusage.errors import LlmusageError
 from llmusage.lake.layout import aside_path
 from llmusage.money import usd
+from llmusage.reports.machine import machine_frame, machine_totals
 from llmusage.reports.report import MONEY_COLUMNS, SHARE_COLUMNS, Report
 
 FORMATS = ("table", "csv", "json", "parquet", "md")
@@ -118,8 +120,8 @@ def to_json(report: Report) -> str:
         "report": report.name,
         "title": report.title,
         "notes": report.notes,
-        "rows": _jsonable(report.frame),
-        "totals": report.totals,
+        "rows": _jsonable(machine_frame(report.frame)),
+        "totals": machine_totals(report.totals),
     }
     return json.dumps(body, indent=2, default=str) + "\n"
 
@@ -162,10 +164,10 @@ def render(report: Report, fmt: str | None, out: Path | None = None, stdout: IO 
     elif fmt == "json":
         data = to_json(report).encode()
     elif fmt == "csv":
-        data = _flat(report.frame).write_csv(datetime_format="%Y-%m-%dT%H:%M:%S").encode()
+        data = _flat(machine_frame(report.frame)).write_csv().encode()
     else:
         binary = io.BytesIO()
-        report.frame.write_parquet(binary, compression="zstd")
+        machine_frame(report.frame, strings=False).write_parquet(binary, compression="zstd")
         data = binary.getvalue()
     if target is not None:
         write_atomic(target, data)

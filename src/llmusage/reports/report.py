@@ -29,3 +29,47 @@ class Report:
     @property
     def empty(self) -> bool:
         return self.frame.height == 0
+
+
+def parse_sort(text: str, columns: list[str]) -> list[tuple[str, bool]]:
+    """`"spend"`, `"-spend"` (descending), `"team,-spend"` -> [(column, descending)], checked against
+    the report's columns (an unknown one is an error naming the nearest)."""
+    import difflib
+
+    from llmusage.errors import LlmusageError
+
+    keys = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        descending = part.startswith("-")
+        name = part.lstrip("+-").strip()
+        if name not in columns:
+            near = difflib.get_close_matches(name, columns, n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(near)}?" if near else f" (columns: {', '.join(columns)})"
+            raise LlmusageError(f"--sort: no column {name!r}{hint}")
+        keys.append((name, descending))
+    if not keys:
+        raise LlmusageError("--sort needs a column name (prefix it with - for descending)")
+    return keys
+
+
+def arrange(report: Report, sort: str | None = None, limit: int | None = None) -> Report:
+    """`--sort` and `--limit` for any tabular report: re-sort the rows (nulls last) and keep the first
+    `limit`; the totals row, when there is one, still covers every row, and a note says how many are cut."""
+    from llmusage.errors import LlmusageError
+
+    if sort:
+        keys = parse_sort(sort, report.frame.columns)
+        report.frame = report.frame.sort(
+            [k for k, _ in keys], descending=[d for _, d in keys], nulls_last=True, maintain_order=True
+        )
+    if limit is not None:
+        if limit < 1:
+            raise LlmusageError(f"--limit must be at least 1, got {limit}")
+        hidden = report.frame.height - limit
+        report.frame = report.frame.head(limit)
+        if hidden > 0:
+            covers = "; the totals row covers all of them" if report.totals is not None else ""
+            report.notes.append(f"{hidden} more not shown (--limit {limit}){covers}")
+    return report

@@ -21,25 +21,22 @@ from pathlib import Path
 
 import polars as pl
 
-from llmusage.reports.params import TOP_DIMENSIONS, Dimension, Filter, parse_dimensions, parse_filter
+from llmusage.lake.layout import dim_path
+from llmusage.reports.filters import apply_filters, check_values
+from llmusage.reports.params import (
+    TIME_DIMENSIONS,
+    Dimension,
+    Filter,
+    parse_dimension,
+    parse_dimensions,
+    parse_filter,
+)
 from llmusage.reports.report import Report
 from llmusage.reports.source import freshness, lake_connection
 from llmusage.sqlfiles import load
 
 REQUEST_COUNTS = ["requests", "failed_requests", "cached_requests"]
 MEASURES = [*REQUEST_COUNTS, "tokens", "spend"]
-_FILTER_COLUMNS = {  # dimension -> (display column, id column or None)
-    "org": ("org", "org_id"),
-    "team": ("team", "team_id"),
-    "user": ("user", None),
-    "key": ("key", "api_key"),
-    "end_user": ("end_user", None),
-    "model": ("model", None),
-    "model_group": ("model_group", None),
-    "provider": ("provider", None),
-    "call_type": ("call_type", None),
-    "status": ("status", None),
-}
 FIRST = date(1970, 1, 1)
 LAST = date(9999, 12, 31)
 
@@ -54,32 +51,9 @@ def spend_groups(
         return duck.sql(load("reports/spend_groups.sql"), params=params).pl()
 
 
-def _filter_expr(f: Filter) -> pl.Expr:
-    if f.dimension == "tag":
-        expr = pl.lit(False)
-        for value in f.values:
-            expr = expr | pl.col("tags").list.contains(pl.lit(value))
-    else:
-        display, ident = _FILTER_COLUMNS[f.dimension]
-        values = list(f.values)
-        expr = pl.col(display).is_in(values)
-        if ident:
-            expr = expr | pl.col(ident).is_in(values).fill_null(False)
-        if f.dimension == "key":  # a hash prefix of 6+ hex characters names a key too
-            for value in values:
-                if len(value) >= 6:
-                    expr = expr | pl.col("api_key").str.starts_with(value.lower()).fill_null(False)
-    return ~expr if f.negate else expr
-
-
-def apply_filters(groups: pl.DataFrame, filters: Sequence[Filter]) -> pl.DataFrame:
-    for f in filters:
-        groups = groups.filter(_filter_expr(f))
-    return groups
-
-
 def group_spend(groups: pl.DataFrame, dims: Sequence[Dimension]) -> pl.DataFrame:
-    """Regroup the day-grain table by `dims`; sorted by spend, largest first (ties by the dimensions).
+    """Regroup the day-grain table by `dims`; sorted by spend, largest first (ties by the dimensions), or
+    by the time dimensions first (oldest first) when there are any (`--by day` reads as a time series).
 
     `share` is each group's part of the range's total spend, each request counted once (so with `tag`
     the shares may add up to more than 100%)."""
@@ -104,7 +78,35 @@ def group_spend(groups: pl.DataFrame, dims: Sequence[Dimension]) -> pl.DataFrame
     columns = [d.column for d in dims]
     out = frame.group_by(columns).agg(pl.col(MEASURES).sum())
     out = out.with_columns(share=pl.col("spend") / total if total else pl.lit(None, pl.Float64))
-    return out.sort(["spend", *columns], descending=[True] + [False] * len(columns), nulls_last=True)
+    times = [d.column for d in dims if d.name in TIME_DIMENSIONS]
+    others = [c for c in columns if c not in times]
+    keys = [*times, "spend", *others]
+    return out.sort(keys, descending=[k == "spend" for k in keys], nulls_last=True)
+
+
+def _everything(lake_dir: Path, dimension: str) -> pl.DataFrame:
+    """Every value the lake's logs and the dimension snapshots know for `dimension` (see filters.py)."""
+    frames = [spend_groups(lake_dir, by_end_user=dimension == "end_user")]
+    snapshots = {
+        "team": ("teams", pl.col("team_alias").fill_null(pl.col("team_id")).alias("team"), "team_id"),
+        "user": ("users", pl.col("user_email").fill_null(pl.col("user_id")).alias("user"), "user_id"),
+        "org": (
+            "organizations",
+            pl.col("organization_alias").fill_null(pl.col("organization_id")).alias("org"),
+            pl.col("organization_id").alias("org_id"),
+        ),
+        "key": (
+            "keys",
+            (
+                pl.col("key_alias").fill_null("(no alias)") + " (" + pl.col("token").str.slice(0, 8) + ")"
+            ).alias("key"),
+            pl.col("token").alias("api_key"),
+        ),
+    }
+    if dimension in snapshots and dim_path(lake_dir, snapshots[dimension][0]).exists():
+        table, display, ident = snapshots[dimension]
+        frames.append(pl.read_parquet(dim_path(lake_dir, table)).select(display, ident))
+    return pl.concat(frames, how="diagonal_relaxed")
 
 
 def spend_report(
@@ -119,7 +121,9 @@ def spend_report(
     filters = [w if isinstance(w, Filter) else parse_filter(w) for w in where]
     fresh = freshness(lake_dir)
     by_end_user = any(d.name == "end_user" for d in dims) or any(f.dimension == "end_user" for f in filters)
-    groups = apply_filters(spend_groups(lake_dir, start, end, by_end_user), filters)
+    groups = spend_groups(lake_dir, start, end, by_end_user)
+    check_values(filters, groups, lambda dimension: _everything(lake_dir, dimension))
+    groups = apply_filters(groups, filters)
     frame = group_spend(groups, dims)
     totals = {
         **{c: int(groups[c].sum() or 0) for c in REQUEST_COUNTS},
@@ -157,20 +161,24 @@ def spend(
 
 
 def top(
-    lake_dir: Path, by: str = "key", n: int = 10, start: date | None = None, end: date | None = None
+    lake_dir: Path,
+    by: str = "key",
+    n: int = 10,
+    start: date | None = None,
+    end: date | None = None,
+    where: Sequence[str | Filter] = (),
 ) -> Report:
-    """The `n` keys, users, teams or end users that spent most in the range."""
+    """The `n` groups of any dimension (keys by default) that spent most in the range, after `where`."""
     from llmusage.errors import LlmusageError
 
-    if by not in TOP_DIMENSIONS:
-        raise LlmusageError(f"--by must be one of {', '.join(TOP_DIMENSIONS)}, got {by!r}")
+    dim = parse_dimension(by)
     if n < 1:
         raise LlmusageError(f"--n must be at least 1, got {n}")
-    report = spend_report(lake_dir, by, start, end)
+    report = spend_report(lake_dir, dim.name, start, end, where)
     report.name = "top"
     report.title = f"top {n} by spend: {report.title}"
-    shown = report.frame.head(n)
-    if report.frame.height > n:
-        report.notes.append(f"{report.frame.height - n} more not shown; the totals row covers all of them")
-    report.frame = shown.with_row_index("rank", offset=1)
+    ranked = report.frame.sort(["spend", dim.column], descending=[True, False], nulls_last=True)
+    if ranked.height > n:
+        report.notes.append(f"{ranked.height - n} more not shown; the totals row covers all of them")
+    report.frame = ranked.head(n).with_row_index("rank", offset=1)
     return report
