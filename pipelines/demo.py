@@ -107,20 +107,20 @@ def run_demo_pipeline(settings: Settings, first: date, last: date) -> bool:
 
     reset_spend_logs(settings.lake_dir)  # the seed replaced every log: the old lake describes other data
     partitions_from(settings, first)
-    from pipelines.materialize import instance_at, materialize_month, materialize_range  # loads the location
+    from pipelines.launch import instance_at, launch_month, launch_range
 
     instance = instance_at(settings.home / "dagster")
-    result = materialize_range(first, last, instance)
+    result = launch_range(first, last, instance)  # as the UI launches them: on its timeline
     materialized = sorted({e.asset_key.to_user_string() for e in result.get_asset_materialization_events()})
     outcome = "succeeded" if result.success else "FAILED"
-    runs = ", ".join(f"{r.dagster_run.job_name} {r.run_id[:8]}" for r in result.results)
+    runs = ", ".join(f"{r.job_name} {r.run_id[:8]}" for r in result.runs)
     click.echo(f"dagster: runs {runs} {outcome}, {first}..{last}: {', '.join(materialized)}")
     for evaluation in result.get_asset_check_evaluations():
         verdict = "passed" if evaluation.passed else f"FAILED ({evaluation.severity.value})"
         click.echo(f"  check {evaluation.asset_key.to_user_string()}.{evaluation.check_name}: {verdict}")
     if not result.success:
         return False
-    month = materialize_month(last, instance)
+    month = launch_month(last, instance)
     for event in month.get_asset_materialization_events():
         meta = event.materialization.metadata
         click.echo(

@@ -1,6 +1,7 @@
-"""Materializing the graph in process through the named jobs (the demo, tests), so that each run is an
-`ingest_job`, `budgets_job` or `chargeback_job` run: on the UI's timeline under its job, and re-executable
-from the UI (runs of `dg.materialize` are `__ephemeral_asset_job__` runs, which are neither).
+"""Materializing the graph in process through the named jobs (the tests), so that each run is an
+`ingest_job`, `budgets_job` or `chargeback_job` run, listed under its job (runs of `dg.materialize` are
+`__ephemeral_asset_job__` runs). In-process runs have no code-location origin, so the UI's timeline does not
+place them: the demo launches its runs from the workspace instead (`launch.py`).
 
 `materialize_range` is what the schedule and the sensor do, in order: `ingest_job` over every daily partition
 of a range in one run (the daily assets have single-run backfill policies), then, if it succeeded,
@@ -11,22 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 
 import dagster as dg
 
 from pipelines.definitions import defs
 
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
-
-
-def instance_at(directory: Path) -> dg.DagsterInstance:
-    """A persistent Dagster instance in `directory` (what `dagster dev` opens with DAGSTER_HOME set to it)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    config = directory / "dagster.yaml"
-    if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n")
-    return dg.DagsterInstance.from_config(str(directory))
 
 
 @dataclass

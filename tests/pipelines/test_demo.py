@@ -41,6 +41,21 @@ def test_demo_runs_end_to_end(demo_run: subprocess.CompletedProcess[str]) -> Non
     assert re.search(r"entities over budget: [1-9]", demo_run.stdout)
 
 
+def test_demo_runs_are_launched_from_the_code_location(
+    demo_run: subprocess.CompletedProcess[str], cli_env: dict[str, str]
+) -> None:
+    """What puts a run on the UI's timeline and makes it re-executable there: its code-location origin."""
+    import dagster as dg
+
+    assert demo_run.returncode == 0, demo_run.stderr
+    with dg.DagsterInstance.from_config(str(Path(cli_env["LLMUSAGE_HOME"]) / "dagster")) as instance:
+        runs = instance.get_runs()
+    assert sorted(r.job_name for r in runs) == ["budgets_job", "chargeback_job", "ingest_job"]
+    assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+    assert all(r.remote_job_origin is not None for r in runs)
+    assert {r.remote_job_origin.location_name for r in runs} == {"pipelines.definitions"}
+
+
 def test_demo_shows_the_litellm_flavour(
     demo_run: subprocess.CompletedProcess[str], cli_env: dict[str, str]
 ) -> None:
