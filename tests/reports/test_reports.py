@@ -21,7 +21,7 @@ from llmusage.lake.extract import ExtractOptions, extract
 from llmusage.reports.anomalies import anomalies_report
 from llmusage.reports.budgets import budgets_report, drift_report
 from llmusage.reports.chargeback import allocate_cents, chargeback, chargeback_lines
-from llmusage.reports.charts import chart, spend_before
+from llmusage.reports.charts import budget_utilization, chart, partial_day, spend_before
 from llmusage.reports.forecast import forecast_report
 from llmusage.reports.output import render
 from llmusage.reports.params import parse_dimensions, parse_filter, parse_month
@@ -383,6 +383,25 @@ def test_chart_files_open(lake: Path, tmp_path: Path) -> None:
     assert spend_before(lake, "team", date(2026, 3, 3)) == {"search": pytest.approx(0.35)}
     with pytest.raises(LlmusageError, match=r"\.png or \.html"):
         chart(lake, "team", tmp_path / "x.gif")
+
+
+def test_chart_budget_panel_is_utilization_with_every_group_over_budget(lake: Path, tmp_path: Path) -> None:
+    usage = budget_utilization(lake, "team")
+    final = {label: rows["utilization"][-1] for (label,), rows in usage.sort("day").group_by("label")}
+    # search: 0.683 of its 0.5; mobile: 2.02 of its 100 (both on one percent scale)
+    assert final == {"search": pytest.approx(136.6), "mobile": pytest.approx(2.02)}
+    # a group over its budget is drawn even when it is not among the charted (top) groups
+    assert set(budget_utilization(lake, "team", charted=["mobile"])["label"]) == {"search", "mobile"}
+    assert set(budget_utilization(lake, "team", charted=[])["label"]) == {"search"}
+    page, _ = chart(lake, "team", tmp_path / "budgets.html")
+    text = page.read_text()
+    assert "budget used" in text and "137%" in text and "2%" in text
+
+
+def test_chart_marks_a_partial_last_day() -> None:
+    daily = pl.DataFrame({"day": [date(2026, 3, 1), date(2026, 3, 2)], "spend": [1.0, 0.2]})
+    assert partial_day(daily, datetime(2026, 3, 2, 9, 30)) == "partial: through 09:30 UTC"
+    assert partial_day(daily, datetime(2026, 3, 5, 9, 30)) is None  # the chart ends before the lake does
 
 
 def test_every_format(lake: Path, tmp_path: Path) -> None:
