@@ -108,22 +108,96 @@ def lake(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return lake_dir
 
 
+def _cli(database_url: str, lake: Path, *args: str):
+    return run_cli("retention", *args, env=cli_env_for(database_url, lake.parent))
+
+
+def _keep_until(day: date) -> str:
+    """--keep-days that makes `day` the first day kept (the CLI counts back from the database's clock)."""
+    return str((datetime.now(UTC).date() - day).days)
+
+
+# The module's story, one fixture per step, each recording what the tests check (tests run in any order;
+# asking for a later step runs the earlier ones first).
+
+
 @pytest.fixture(scope="module")
 def before(lake: Path, database_url: str) -> dict:
-    return {"pg": _per_day(database_url), "results": _results(database_url, lake)}
+    """Before anything is deleted: the table per day, the results, and both dry runs."""
+    pg = _per_day(database_url)
+    results = _results(database_url, lake)
+    dry = retention(database_url, lake, RetentionOptions(KEEP, as_of=AS_OF))
+    cli = _cli(database_url, lake, "--keep-days", _keep_until(date(2026, 2, 25)))
+    return {
+        "pg": pg,
+        "results": results,
+        "dry": dry,
+        "cli": cli,
+        "pg_after_dry": _per_day(database_url),
+        "pruned_after_dry": [d for d, r in LakeState.load(lake).partitions.items() if r.pruned_at],
+        "files": {day: _digest(partition_path(lake, day)) for day in spend_log_partitions(lake)},
+    }
 
 
 @pytest.fixture(scope="module")
-def applied(before: dict, lake: Path, database_url: str):
-    files = {day: _digest(partition_path(lake, day)) for day in spend_log_partitions(lake)}
+def applied(before: dict, lake: Path, database_url: str) -> dict:
     report = retention(database_url, lake, RetentionOptions(KEEP, apply=True, batch_size=BATCH, as_of=AS_OF))
-    return report, files
+    records = _pg(
+        database_url,
+        """SELECT day, rows_deleted, spend_deleted, batches, batch_size, lake_rows, rows_left, flavour
+           FROM llmusage.spend_log_prunes ORDER BY day""",
+    )
+    return {
+        "report": report,
+        "pg": _per_day(database_url),
+        "records": records,
+        "state": LakeState.load(lake),
+        "results": _results(database_url, lake),
+    }
 
 
-def test_the_dry_run_deletes_nothing_and_says_why_days_stay(
-    before: dict, lake: Path, database_url: str
-) -> None:
-    report = retention(database_url, lake, RetentionOptions(KEEP, as_of=AS_OF))
+@pytest.fixture(scope="module")
+def reextracted(applied: dict, lake: Path, database_url: str) -> dict:
+    """Extracts after pruning (what changed, then 2026-02-10..28 explicitly), then retention twice more."""
+    extract(database_url, lake, ExtractOptions())
+    extract(database_url, lake, ExtractOptions(days=(date(2026, 2, 10), date(2026, 2, 28))))
+    files = {day: _digest(partition_path(lake, day)) for day in PRUNED}
+    state = LakeState.load(lake)
+    options = RetentionOptions(KEEP, apply=True, batch_size=BATCH, as_of=AS_OF)
+    again = retention(database_url, lake, options)
+    old = _pg(database_url, "SELECT count(*) FROM \"LiteLLM_SpendLogs\" WHERE created_at < '2026-02-25'")
+    last = retention(database_url, lake, options)
+    records = _pg(database_url, "SELECT count(*) FROM llmusage.spend_log_prunes")
+    return {"files": files, "state": state, "again": again, "old": old, "last": last, "records": records}
+
+
+@pytest.fixture(scope="module")
+def resumed(reextracted: dict, lake: Path, database_url: str) -> dict:
+    """2026-02-25 marked as if a run had stopped before deleting it, and a late log on it that the lake lacks."""
+    day = date(2026, 2, 25)
+    state = LakeState.load(lake)
+    record = state.get(day)
+    assert record is not None
+    state.mark_pruned(day, record, datetime.now(UTC))
+    rows = _per_day(database_url)[day][0]
+    with psycopg.connect(database_url) as conn:
+        conn.execute(LATE_LOG, {"id": "late-after-prune", "spend": 0.25, "at": datetime(2026, 2, 25, 8)})
+    report = retention(
+        database_url, lake, RetentionOptions(KEEP - 1, apply=True, batch_size=BATCH, as_of=AS_OF)
+    )
+    left = _pg(database_url, 'SELECT request_id FROM "LiteLLM_SpendLogs" WHERE created_at::date = %s', (day,))
+    return {"day": day, "rows": rows, "report": report, "left": left}
+
+
+@pytest.fixture(scope="module")
+def cli_applied(resumed: dict, lake: Path, database_url: str):
+    return _cli(
+        database_url, lake, "--keep-days", _keep_until(date(2026, 2, 27)), "--apply", "--batch-size", "100"
+    )
+
+
+def test_the_dry_run_deletes_nothing_and_says_why_days_stay(before: dict) -> None:
+    report = before["dry"]
     assert not report.applied and not report.pruned
     verdicts = {d.day: d.verdict for d in report.plan.days}
     assert verdicts == {
@@ -133,122 +207,97 @@ def test_the_dry_run_deletes_nothing_and_says_why_days_stay(
         **dict.fromkeys(PRUNED, Verdict.PRUNE),
     }
     assert report.plan.before == datetime(2026, 2, 25)
-    assert _per_day(database_url) == before["pg"]
-    assert not any(r.pruned_at for r in LakeState.load(lake).partitions.values())
+    assert before["pg_after_dry"] == before["pg"] and before["pruned_after_dry"] == []
     tampered = next(d for d in report.plan.days if d.day == TAMPERED)
     assert tampered.lake_rows == tampered.pg_rows and "PostgreSQL" in tampered.reason
 
 
-def test_the_cli_dry_run_and_bad_keep_days(before: dict, database_url: str, lake: Path) -> None:
-    env = cli_env_for(database_url, lake.parent)
-    keep = (datetime.now(UTC).date() - date(2026, 2, 25)).days  # the CLI counts from the database's clock
-    done = run_cli("retention", "--keep-days", str(keep), env=env)
+def test_the_cli_dry_run(before: dict) -> None:
+    done = before["cli"]
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0].startswith(
-        f"retention (dry run): llmusage database, keep {keep} days: spend logs before "
+    keep = _keep_until(date(2026, 2, 25))
+    assert lines[0] == (
+        f"retention (dry run): llmusage database, keep {keep} days: spend logs before 2026-02-25 00:00 UTC, "
+        "days the lake holds exactly"
     )
     assert f"  {TAMPERED}  skipped (lake disagrees): " in done.stdout
     assert f"  {MISSING}  skipped (not in the lake): 1 rows, no lake partition" in done.stdout
+    assert sum(f"  {d}  would delete " in done.stdout for d in PRUNED) == len(PRUNED)
+    rows = sum(before["pg"][d][0] for d in PRUNED)
+    assert lines[-2].startswith(f"total: would delete {rows:,} rows ($")
+    assert lines[-2].endswith(" on 4 days; 3 days skipped")
     assert lines[-1] == "dry run: nothing was deleted; run again with --apply to delete"
-    for bad in ("0", "-3", "two", "1.5"):
-        failed = run_cli("retention", "--keep-days", bad, env=env)
-        assert failed.returncode == 2 and failed.stdout == ""
-        [line] = failed.stderr.splitlines()
-        assert line.startswith("llmusage retention: error: Invalid value for '--keep-days': must be "), line
-    missing = run_cli("retention", env=env)
+
+
+@pytest.mark.parametrize("bad", ["0", "-3", "two", "1.5"])
+def test_a_bad_keep_days_is_one_line(bad: str, database_url: str, tmp_path: Path) -> None:
+    failed = run_cli("retention", "--keep-days", bad, env=cli_env_for(database_url, tmp_path))
+    assert failed.returncode == 2 and failed.stdout == ""
+    [line] = failed.stderr.splitlines()
+    assert line.startswith("llmusage retention: error: Invalid value for '--keep-days': must be "), line
+
+
+def test_keep_days_is_required(database_url: str, tmp_path: Path) -> None:
+    missing = run_cli("retention", env=cli_env_for(database_url, tmp_path))
     assert missing.returncode == 2 and "--keep-days" in missing.stderr
-    assert _per_day(database_url) == before["pg"]
 
 
-def test_apply_deletes_only_verified_days_in_batches(
-    applied, before: dict, lake: Path, database_url: str
-) -> None:
-    report, _ = applied
-    after = _per_day(database_url)
+def test_apply_deletes_only_verified_days_in_batches(applied: dict, before: dict) -> None:
+    report, after = applied["report"], applied["pg"]
     assert not set(PRUNED) & set(after)
     for day in (TAMPERED, LATE, MISSING, *(date(2026, 2, d) for d in range(25, 29))):
         assert after[day] == before["pg"][day]
     assert {d.day for d in report.pruned} == set(PRUNED)
     assert report.rows_deleted == sum(before["pg"][d][0] for d in PRUNED)
-    records = _pg(
-        database_url,
-        """SELECT day, rows_deleted, spend_deleted, batches, batch_size, lake_rows, rows_left, flavour
-           FROM llmusage.spend_log_prunes ORDER BY day""",
-    )
-    assert [r[0] for r in records] == PRUNED  # one event per day pruned
-    for day, rows, spend, batches, batch_size, lake_rows, left, flavour in records:
+    assert [r[0] for r in applied["records"]] == PRUNED  # one event per day pruned
+    for day, rows, spend, batches, batch_size, lake_rows, left, flavour in applied["records"]:
         assert rows == lake_rows == before["pg"][day][0] and left == 0 and flavour == "llmusage"
         assert spend == pytest.approx(before["pg"][day][1], abs=1e-9)
         assert batch_size == BATCH and batches == -(-rows // BATCH) and batches >= 2  # several transactions
-    state = LakeState.load(lake)
+    state = applied["state"]
     assert {d for d in PRUNED if state.pruned(d)} == set(PRUNED)
     assert not any(state.pruned(d) for d in (TAMPERED, LATE))
 
 
-def test_results_are_the_same_after_pruning(applied, before: dict, lake: Path, database_url: str) -> None:
-    after = _results(database_url, lake)
+def test_results_are_the_same_after_pruning(applied: dict, before: dict) -> None:
     for name, frame in before["results"].items():
-        assert after[name].columns == frame.columns, name
-        assert _rows(after[name]) == _rows(frame), name
+        assert applied["results"][name].columns == frame.columns, name
+        assert _rows(applied["results"][name]) == _rows(frame), name
 
 
-def test_extract_never_rewrites_a_pruned_partition(applied, lake: Path, database_url: str) -> None:
-    _, files = applied
-    extract(database_url, lake, ExtractOptions())
-    extract(database_url, lake, ExtractOptions(days=(date(2026, 2, 10), date(2026, 2, 28))))
+def test_extract_never_rewrites_a_pruned_partition(reextracted: dict, before: dict) -> None:
     for day in PRUNED:
-        assert _digest(partition_path(lake, day)) == files[day], day
-        record = LakeState.load(lake).get(day)
-        assert record is not None and record.pruned_at is not None
+        assert reextracted["files"][day] == before["files"][day], day
+        assert reextracted["state"].pruned(day)
 
 
-def test_skipped_days_go_once_extracted_again_and_then_nothing_is_left(
-    applied, database_url: str, lake: Path
-) -> None:
-    """The extract test above re-extracted 2026-02-10..28: the tampered partition is rewritten, the late log
-    and the day the lake lacked are in the lake now, so the next run prunes those three days; the one after
-    finds nothing."""
-    again = retention(database_url, lake, RetentionOptions(KEEP, apply=True, batch_size=BATCH, as_of=AS_OF))
-    assert {d.day for d in again.pruned} == {MISSING, TAMPERED, LATE}
-    assert all(d.rows_left == 0 for d in again.pruned)
-    assert _pg(
-        database_url, "SELECT count(*) FROM \"LiteLLM_SpendLogs\" WHERE created_at < '2026-02-25'"
-    ) == [(0,)]
-    last = retention(database_url, lake, RetentionOptions(KEEP, apply=True, batch_size=BATCH, as_of=AS_OF))
-    assert last.rows_deleted == 0 and not last.plan.days
-    assert _pg(database_url, "SELECT count(*) FROM llmusage.spend_log_prunes") == [(len(PRUNED) + 3,)]
+def test_skipped_days_go_once_extracted_again_and_then_nothing_is_left(reextracted: dict) -> None:
+    """Re-extracting 2026-02-10..28 rewrote the tampered partition and took in the late log and the day the
+    lake lacked, so the next run prunes those three days; the one after finds nothing."""
+    assert {d.day for d in reextracted["again"].pruned} == {MISSING, TAMPERED, LATE}
+    assert all(d.rows_left == 0 for d in reextracted["again"].pruned)
+    assert reextracted["old"] == [(0,)]
+    assert reextracted["last"].rows_deleted == 0 and not reextracted["last"].plan.days
+    assert reextracted["records"] == [(len(PRUNED) + 3,)]
 
 
-def test_an_interrupted_day_is_resumed_and_a_late_row_kept(applied, database_url: str, lake: Path) -> None:
+def test_an_interrupted_day_is_resumed_and_a_late_row_kept(resumed: dict) -> None:
     """A day marked pruned whose rows are still in PostgreSQL (a run stopped half-way) is finished on the
     next run; a row its partition does not hold stays."""
-    day = date(2026, 2, 25)
-    state = LakeState.load(lake)
-    record = state.get(day)
-    assert record is not None
-    state.mark_pruned(day, record, datetime.now(UTC))
-    n = _per_day(database_url)[day][0]
-    with psycopg.connect(database_url) as conn:
-        conn.execute(LATE_LOG, {"id": "late-after-prune", "spend": 0.25, "at": datetime(2026, 2, 25, 8)})
-    report = retention(
-        database_url, lake, RetentionOptions(KEEP - 1, apply=True, batch_size=BATCH, as_of=AS_OF)
-    )
-    [result] = report.pruned
-    assert [d.verdict for d in report.plan.deleting()] == [Verdict.RESUME]
-    assert (result.day, result.rows_deleted, result.rows_left) == (day, n, 1)
-    assert _pg(
-        database_url, 'SELECT request_id FROM "LiteLLM_SpendLogs" WHERE created_at::date = %s', (day,)
-    ) == [("late-after-prune",)]
+    [result] = resumed["report"].pruned
+    assert [d.verdict for d in resumed["report"].plan.deleting()] == [Verdict.RESUME]
+    assert (result.day, result.rows_deleted, result.rows_left) == (resumed["day"], resumed["rows"], 1)
+    assert resumed["left"] == [("late-after-prune",)]
 
 
-def test_the_cli_applies_and_names_what_it_kept(applied, database_url: str, lake: Path) -> None:
-    env = cli_env_for(database_url, lake.parent)
-    keep = (datetime.now(UTC).date() - date(2026, 2, 27)).days
-    done = run_cli("retention", "--keep-days", str(keep), "--apply", "--batch-size", "100", env=env)
+def test_the_cli_applies_and_names_what_it_kept(cli_applied) -> None:
+    done = cli_applied
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0].startswith(f"retention (applied): llmusage database, keep {keep} days: ")
+    assert lines[0].startswith(
+        f"retention (applied): llmusage database, keep {_keep_until(date(2026, 2, 27))} days: "
+    )
     assert lines[1].startswith(
         "  2026-02-25  deleted 0 rows, $0.00 in "
     )  # the resumed day: only its late row

@@ -119,10 +119,33 @@ def setup(litellm_database_url: str, tmp_path_factory: pytest.TempPathFactory) -
     }
 
 
-def test_the_dry_run_says_what_apply_does_on_litellm_and_deletes_nothing(
-    setup: dict, litellm_database_url: str
-) -> None:
+@pytest.fixture(scope="module")
+def dry(setup: dict, litellm_database_url: str) -> dict:
     done = run_cli("retention", "--keep-days", str(setup["keep"]), env=setup["env"])
+    return {"cli": done, "pg": _per_day(litellm_database_url)}
+
+
+@pytest.fixture(scope="module")
+def applied(dry: dict, setup: dict, litellm_database_url: str) -> dict:
+    url = litellm_database_url
+    done = run_cli(
+        "retention", "--keep-days", str(setup["keep"]), "--apply", "--batch-size", "40", env=setup["env"]
+    )
+    pruned = _pg(
+        url,
+        "SELECT day, rows_deleted, batches, rows_left, flavour FROM llmusage.spend_log_prunes ORDER BY day",
+    )
+    return {
+        "cli": done,
+        "pg": _per_day(url),
+        "pruned": pruned,
+        "accounting": _litellm_accounting(url),
+        "results": _results(url, setup["lake"]),
+    }
+
+
+def test_the_dry_run_says_what_apply_does_on_litellm_and_deletes_nothing(setup: dict, dry: dict) -> None:
+    done = dry["cli"]
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] == (
@@ -135,28 +158,22 @@ def test_the_dry_run_says_what_apply_does_on_litellm_and_deletes_nothing(
     old = [d for d in setup["pg"] if d < BEFORE and d != LATE]
     assert sum(f"  {d}  would delete " in done.stdout for d in old) == len(old) > 5
     assert lines[-1] == "dry run: nothing was deleted; run again with --apply to delete"
-    assert _per_day(litellm_database_url) == setup["pg"]
+    assert dry["pg"] == setup["pg"]
 
 
 def test_apply_deletes_only_verified_spend_logs_and_leaves_litellm_accounting_alone(
-    setup: dict, litellm_database_url: str
+    setup: dict, applied: dict
 ) -> None:
-    url = litellm_database_url
-    done = run_cli(
-        "retention", "--keep-days", str(setup["keep"]), "--apply", "--batch-size", "40", env=setup["env"]
-    )
+    done = applied["cli"]
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0].startswith("retention (applied): litellm database")
-    after = _per_day(url)
+    after = applied["pg"]
     assert {d for d in after if d < BEFORE} == {LATE}
     assert after[LATE] == setup["pg"][LATE]
     assert {d: n for d, n in after.items() if d >= BEFORE} == {
         d: n for d, n in setup["pg"].items() if d >= BEFORE
     }
-    pruned = _pg(
-        url,
-        "SELECT day, rows_deleted, batches, rows_left, flavour FROM llmusage.spend_log_prunes ORDER BY day",
-    )
+    pruned = applied["pruned"]
     assert [r[0] for r in pruned] == sorted(d for d in setup["pg"] if d < BEFORE and d != LATE)
     assert all(
         rows == setup["pg"][day] and left == 0 and flavour == "litellm"
@@ -164,10 +181,9 @@ def test_apply_deletes_only_verified_spend_logs_and_leaves_litellm_accounting_al
     )
     assert all(batches == -(-rows // 40) for _, rows, batches, _, _ in pruned)
     assert sum(batches for _, _, batches, _, _ in pruned) > len(pruned)  # several DELETE transactions
-    assert _litellm_accounting(url) == setup["accounting"]
+    assert applied["accounting"] == setup["accounting"]
 
 
-def test_results_are_the_same_after_pruning(setup: dict, litellm_database_url: str) -> None:
-    after = _results(litellm_database_url, setup["lake"])
+def test_results_are_the_same_after_pruning(setup: dict, applied: dict) -> None:
     for name, before in setup["results"].items():  # type: ignore[union-attr]
-        assert after[name] == before, name  # type: ignore[index]
+        assert applied["results"][name] == before, name

@@ -83,8 +83,16 @@ class LakeState:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         body = {
             "watermark": self.watermark,
-            "partitions": {day: asdict(rec) for day, rec in sorted(self.partitions.items())},
+            "partitions": {day: _record_json(rec) for day, rec in sorted(self.partitions.items())},
         }
         aside = aside_path(self.path)
         aside.write_text(json.dumps(body, indent=1))
         os.replace(aside, self.path)
+
+
+def _record_json(record: PartitionRecord) -> dict:
+    """A record as saved; `pruned_at` only once set, so a lake retention never touched keeps its old shape."""
+    body = asdict(record)
+    if body["pruned_at"] is None:
+        del body["pruned_at"]
+    return body
