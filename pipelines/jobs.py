@@ -1,5 +1,5 @@
 """Jobs: ingest by UTC day (spend logs, dimension snapshots, daily rollup); budgets (warehouse,
-reconciliation, flags) after it; chargeback by month."""
+reconciliation, flags) after it; chargeback by month; retention (old spend logs pruned from PostgreSQL)."""
 
 import dagster as dg
 
@@ -19,4 +19,10 @@ chargeback_job = dg.define_asset_job(
     "chargeback_job",
     selection=dg.AssetSelection.assets("chargeback_statement"),
     description="Produce the month's chargeback statement (frozen once the month is closed).",
+)
+
+retention_job = dg.define_asset_job(
+    "retention_job",
+    selection=dg.AssetSelection.assets("spend_logs_retention"),
+    description="Prune spend logs older than LLMUSAGE_RETENTION_DAYS from PostgreSQL, verified days only.",
 )

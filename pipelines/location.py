@@ -7,6 +7,9 @@ this is the one read that happens at load; runs read their resources' settings w
   choice, once made, is kept by the instance.
 - `LLMUSAGE_PARTITIONS_START` (default 2025-01-01): the first daily partition; the demo sets it to the first
   seeded day.
+- `LLMUSAGE_RETENTION_DAYS` (default unset): when set, the location has `retention_schedule`, which prunes
+  spend logs older than that many days from PostgreSQL (verified days only, `llmusage.retention`); unset,
+  there is no such schedule and the `spend_logs_retention` asset does nothing.
 """
 
 from __future__ import annotations
@@ -32,3 +35,8 @@ def schedule_status() -> dg.DefaultScheduleStatus:
 def sensor_status() -> dg.DefaultSensorStatus:
     running = location_settings().automation
     return dg.DefaultSensorStatus.RUNNING if running else dg.DefaultSensorStatus.STOPPED
+
+
+def retention_days() -> int | None:
+    """Days of spend logs PostgreSQL keeps (LLMUSAGE_RETENTION_DAYS); None: retention is off."""
+    return location_settings().retention_days

@@ -1,13 +1,14 @@
 """Schedules: ingest every 15 minutes (today, and yesterday while it is inside the lag window); chargeback
-on the first of each month for the month before. Running by default (LLMUSAGE_AUTOMATION=off: stopped)."""
+on the first of each month for the month before; retention daily, only when LLMUSAGE_RETENTION_DAYS is set
+(`retention_schedules`). Running by default (LLMUSAGE_AUTOMATION=off: stopped)."""
 
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
 from llmusage.lake.lag import LAG_WINDOW
-from pipelines.jobs import chargeback_job, ingest_job
-from pipelines.location import schedule_status
+from pipelines.jobs import chargeback_job, ingest_job, retention_job
+from pipelines.location import retention_days, schedule_status
 
 INGEST_INTERVAL = timedelta(minutes=15)
 """How often the ingest schedule runs (a divisor of an hour: it becomes the cron's minute step)."""
@@ -50,3 +51,24 @@ def chargeback_schedule(context: dg.ScheduleEvaluationContext):
     moment = context.scheduled_execution_time or datetime.now(UTC)
     key = previous_month_key(moment)
     return dg.RunRequest(partition_key=key, run_key=f"chargeback-{key}")
+
+
+RETENTION_CRON = "30 4 * * *"
+"""Retention runs daily at 04:30 UTC: after the lag window closed yesterday, after the monthly chargeback."""
+
+
+@dg.schedule(
+    job=retention_job,
+    cron_schedule=RETENTION_CRON,
+    execution_timezone="UTC",
+    default_status=schedule_status(),
+)
+def retention_schedule(context: dg.ScheduleEvaluationContext):
+    """Prune spend logs older than LLMUSAGE_RETENTION_DAYS from PostgreSQL (days the lake holds exactly)."""
+    moment = context.scheduled_execution_time or datetime.now(UTC)
+    return dg.RunRequest(run_key=f"retention-{moment.astimezone(UTC):%Y%m%d}")
+
+
+def retention_schedules() -> list[dg.ScheduleDefinition]:
+    """The retention schedule when LLMUSAGE_RETENTION_DAYS is set at load, else none (retention is off)."""
+    return [retention_schedule] if retention_days() is not None else []

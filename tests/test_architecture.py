@@ -17,7 +17,7 @@ from support.db import ROOT
 
 SRC = ROOT / "src"
 MAX_LINES = 450
-LOADED_BY_NAME = ("proxy", "reconcile", "reports", "sources", "ledger", "alerts")
+LOADED_BY_NAME = ("proxy", "reconcile", "reports", "sources", "ledger", "alerts", "retention")
 """The sql/ folders whose files are loaded one by one (migrations/ and warehouse/ are read as folders)."""
 FLAVOURS = ("llmusage", "litellm")
 LOADED_BY_PATTERN = {
@@ -29,7 +29,8 @@ LOADED_BY_PATTERN = {
 `sources/{flavour}/dim_{table}.sql`), and LiteLLM's entities per kind, budget-only kinds included
 (`reconcile/snapshot.py`)."""
 PER_FLAVOUR = ("spend_logs_range", "spend_logs_day_fingerprints", "spend_logs_span", "newest_spend_log",
-               "spend_state", "status_over_budget", "status_spend_summary")  # fmt: skip
+               "spend_state", "status_over_budget", "status_spend_summary", "spend_logs_day_totals",
+               "spend_logs_delete_batch")  # fmt: skip
 """Queries loaded by flavour (`sources/{flavour}/<name>.sql`): each flavour must have every one."""
 
 

@@ -1,1 +1,2 @@
-"""Assets, grouped by stage: ingest (spend logs, dimension snapshots), warehouse, budgets, chargeback."""
+"""Assets, grouped by stage: ingest (spend logs, dimension snapshots), warehouse, budgets, chargeback,
+retention."""

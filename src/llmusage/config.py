@@ -9,6 +9,7 @@
 | `LLMUSAGE_PARTITIONS_START` | first UTC day of the Dagster partitions (`YYYY-MM-DD`) | `2025-01-01`          |
 | `LLMUSAGE_ALERT_WEBHOOKS` | comma-separated URLs that receive alerts (JSON POST, Slack-compatible `text`) | unset: no alert recorded or sent |
 | `LLMUSAGE_ALERT_THRESHOLDS` | budget thresholds that alert, in percent of `max_budget` | `50,80,95,100` |
+| `LLMUSAGE_RETENTION_DAYS` | days of spend logs PostgreSQL keeps: the Dagster retention schedule prunes older, verified days | unset: no retention schedule |
 
 The LiteLLM management API (`LLMUSAGE_LITELLM_URL`, `LLMUSAGE_LITELLM_MASTER_KEY`) is described on `Settings`.
 """
@@ -48,6 +49,8 @@ class Settings:
     """Where alerts are POSTed (`llmusage.alerts`); empty: alerts are neither recorded nor sent."""
     alert_thresholds: str | None = None
     """Budget thresholds in percent, as given (`50,80,95,100`); parsed by `llmusage.alerts.crossings`."""
+    retention_days: int | None = None
+    """Days of spend logs PostgreSQL keeps (`llmusage.retention`); None: Dagster prunes nothing."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -63,6 +66,7 @@ class Settings:
             partitions_start=_day("LLMUSAGE_PARTITIONS_START", env.get("LLMUSAGE_PARTITIONS_START")),
             alert_webhooks=split_urls(env.get("LLMUSAGE_ALERT_WEBHOOKS")),
             alert_thresholds=env.get("LLMUSAGE_ALERT_THRESHOLDS") or None,
+            retention_days=_days("LLMUSAGE_RETENTION_DAYS", env.get("LLMUSAGE_RETENTION_DAYS")),
         )
 
     @property
@@ -105,6 +109,19 @@ def _day(name: str, value: str | None) -> date:
         return date.fromisoformat(value.strip())
     except ValueError:
         raise LlmusageError(f"{name} must be a day (YYYY-MM-DD), got {value!r}") from None
+
+
+def _days(name: str, value: str | None) -> int | None:
+    """A whole number of days, at least 1; None when unset or empty."""
+    if not value or not value.strip():
+        return None
+    try:
+        days = int(value.strip())
+    except ValueError:
+        days = 0
+    if days < 1:
+        raise LlmusageError(f"{name} must be a whole number of days, at least 1, got {value!r}")
+    return days
 
 
 def split_urls(text: str | None) -> tuple[str, ...]:

@@ -49,7 +49,8 @@ def test_migrate_leaves_litellm_ddl_alone(litellm_url: str, tmp_path: Path) -> N
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == (
         f"LiteLLM database (latest migration {latest}): created schema llmusage; "
-        "applied 0004_budget_status.sql, 0005_llmusage_schema.sql, 0006_budget_only_kinds.sql, 0007_alerts.sql; "
+        "applied 0004_budget_status.sql, 0005_llmusage_schema.sql, 0006_budget_only_kinds.sql, 0007_alerts.sql, "
+        "0008_spend_log_prunes.sql; "
         "skipped 0001_litellm_schema.sql, 0002_key_blocked.sql (llmusage flavour only: LiteLLM owns its tables)"
     )
     with psycopg.connect(litellm_url) as conn:
@@ -57,11 +58,11 @@ def test_migrate_leaves_litellm_ddl_alone(litellm_url: str, tmp_path: Path) -> N
         # nothing of llmusage's was left in it: 0004's tables moved into `llmusage` with 0005.
         assert catalog_fingerprint(conn, "public") == before
         assert {r[0] for r in catalog_fingerprint(conn, "llmusage")["relations"] if r[1] == "r"} == {
-            "schema_migrations", "budget_status", "budget_events", "alerts",
+            "schema_migrations", "budget_status", "budget_events", "alerts", "spend_log_prunes",
         }  # fmt: skip
         recorded = [(a.version, a.outcome) for a in migrations.applied(conn)]
         assert recorded == [(1, "skipped"), (2, "skipped"), (4, "applied"), (5, "applied"), (6, "applied"),
-                            (7, "applied")]  # fmt: skip
+                            (7, "applied"), (8, "applied")]  # fmt: skip
         migrations.check_current(conn)  # skipped is not pending
 
     again = run_cli("db", "migrate", env=_env(litellm_url, tmp_path))
@@ -126,7 +127,10 @@ def test_leftover_empty_ledger_of_the_old_failure_is_taken_over(litellm_url: str
             "checksum TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
         )
         run = migrations.run(conn)
-        assert [m.version for m in run.applied] == [4, 5, 6, 7] and [m.version for m in run.skipped] == [1, 2]
+        assert [m.version for m in run.applied] == [4, 5, 6, 7, 8] and [m.version for m in run.skipped] == [
+            1,
+            2,
+        ]
         assert run.notes == [f"moved the migration ledger {ledger.OLD_LEDGER} to {ledger.LEDGER}"]
         assert catalog_fingerprint(conn, "public") == clean
         assert _own_schema(conn) == (True, True, False)
@@ -148,8 +152,8 @@ def test_least_privilege_role_with_a_schema_made_by_the_dba(litellm_url: str) ->
                     "SELECT has_database_privilege(current_database(), 'CREATE')"
                 ).fetchone() == (False,)
                 run = migrations.run(conn)
-                assert [m.version for m in run.applied] == [4, 5, 6, 7] and not run.created_schema
-                assert [(a.version, a.outcome) for a in migrations.applied(conn)][-1] == (7, "applied")
+                assert [m.version for m in run.applied] == [4, 5, 6, 7, 8] and not run.created_schema
+                assert [(a.version, a.outcome) for a in migrations.applied(conn)][-1] == (8, "applied")
         finally:
             admin.execute("DROP SCHEMA IF EXISTS llmusage CASCADE")
             admin.execute(f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {role}")  # type: ignore[arg-type]

@@ -58,9 +58,9 @@ def test_old_database_at_0004_moves_with_every_row(empty_database_url: str, data
         assert [r[0] for r in old_ledger] == [1, 2, 4]
 
         # Before the move, the runner reads the old ledger: only 0005 is pending.
-        assert [m.version for m in migrations.pending(conn, migrations.discover())] == [5, 6, 7]
+        assert [m.version for m in migrations.pending(conn, migrations.discover())] == [5, 6, 7, 8]
         run = migrations.run(conn)
-        assert [m.version for m in run.applied] == [5, 6, 7] and run.skipped == []
+        assert [m.version for m in run.applied] == [5, 6, 7, 8] and run.skipped == []
         assert run.notes == [f"moved the migration ledger {ledger.OLD_LEDGER} to {ledger.LEDGER}"]
         assert run.created_schema
         assert run.describe().startswith(
@@ -73,7 +73,7 @@ def test_old_database_at_0004_moves_with_every_row(empty_database_url: str, data
         assert _rows(conn, "llmusage.budget_status", "entity_type, entity_id") == status
         assert _rows(conn, "llmusage.budget_events", "event_id") == events
         moved = _rows(conn, "llmusage.schema_migrations", "version")
-        assert [r[:4] for r in moved[:3]] == old_ledger and [r[4] for r in moved] == ["applied"] * 6
+        assert [r[:4] for r in moved[:3]] == old_ledger and [r[4] for r in moved] == ["applied"] * 7
         # The events' sequence moved with its table and carries on.
         new_id = conn.execute(
             "INSERT INTO llmusage.budget_events (entity_type, entity_id, action) "
@@ -91,6 +91,7 @@ def test_old_database_at_0004_moves_with_every_row(empty_database_url: str, data
         assert catalog_fingerprint(fresh, "public") == moved_public
         assert [(a.version, a.outcome) for a in migrations.applied(fresh)] == [
             (1, "applied"), (2, "applied"), (4, "applied"), (5, "applied"), (6, "applied"), (7, "applied"),
+            (8, "applied"),
         ]  # fmt: skip
     assert {"budget_status", "budget_events", "schema_migrations"} <= {
         r[0] for r in moved_schema["relations"]

@@ -45,7 +45,7 @@ def test_status_of_a_litellm_database(litellm_database_url: str, tmp_path: Path)
 
     before = _status(litellm_database_url, tmp_path)  # not migrated yet: nothing of llmusage's, no error
     assert flavour in before.splitlines()
-    assert "migrations 0 applied, 6 pending" in before
+    assert "migrations 0 applied, 7 pending" in before
     assert any(line.split()[:2] == ["0001_litellm_schema.sql", "pending"] for line in before.splitlines())
     assert "pending (to be skipped on this flavour)" in before
     assert "llmusage.budget_status" in before and "missing" in before
@@ -58,7 +58,7 @@ def test_status_of_a_litellm_database(litellm_database_url: str, tmp_path: Path)
     out = _status(litellm_database_url, tmp_path)
     lines = out.splitlines()
     assert flavour in lines
-    assert "migrations 4 applied, 2 skipped, 0 pending" in lines
+    assert "migrations 5 applied, 2 skipped, 0 pending" in lines
     assert any(line.startswith("  0001_litellm_schema") and "skipped" in line for line in lines)
     assert any(line.split() == ["LiteLLM_BudgetTable", "2"] for line in lines)
     assert any(line.split() == ["llmusage.budget_status", "0"] for line in lines)
@@ -85,9 +85,10 @@ def test_status_of_an_llmusage_database(database_url: str, tmp_path: Path) -> No
     out = _status(database_url, tmp_path)
     lines = out.splitlines()
     assert "flavour    llmusage" in lines
-    assert "migrations 6 applied, 0 pending" in lines
+    assert "migrations 7 applied, 0 pending" in lines
     assert any(line.split() == ["llmusage.budget_events", "0"] for line in lines)
     assert any(line.split() == ["llmusage.alerts", "0"] for line in lines)
+    assert any(line.split() == ["llmusage.spend_log_prunes", "0"] for line in lines)
     assert "spend      $2.50 over 2 requests (2026-02-01 09:00 to 2026-02-02 09:15)" in lines
     assert (
         lines[lines.index("over budget 1") + 1] == "  organization Umbrella [org-9]: $25.00 of $10.00 (250%)"

@@ -1,5 +1,6 @@
 """The `llmusage` command line: a click group of thin commands, one module per area (`db`, `seed`, `lake`,
-`proxy`, `reconcile`, `reconcile_daily`, `reports`, `alerts`); every failure is one line on stderr and a non-zero exit."""
+`proxy`, `reconcile`, `reconcile_daily`, `reports`, `alerts`,
+`retention`); every failure is one line on stderr and a non-zero exit."""
 
 from __future__ import annotations
 
@@ -49,6 +50,7 @@ def _register_commands() -> None:
     from llmusage.cli.reconcile import reconcile
     from llmusage.cli.reconcile_daily import reconcile_daily_command
     from llmusage.cli.reports import report
+    from llmusage.cli.retention import retention_command
     from llmusage.cli.seed import seed
 
     commands = (
@@ -63,6 +65,7 @@ def _register_commands() -> None:
         proxy_command,
         mock_upstream_command,
         alerts,
+        retention_command,
     )
     for command in commands:
         cli.add_command(command)

@@ -33,6 +33,10 @@ log (the proxy writes a request exactly once), so an in-place UPDATE of an old l
 for: re-extract that day explicitly. The first run asks only min/max(created_at) and takes every day. Rows
 committed later than the lag behind the newest row are not seen by a no-argument run: `--date` or
 `--from/--to` re-extracts any range explicitly.
+
+Pruned days. A day that retention deleted from PostgreSQL (`pruned_at` in its state record) is never
+re-extracted, by any run: its partition is the only complete copy, and re-reading the database would
+empty or shrink it. Such days are left out of the plan.
 """
 
 from __future__ import annotations
@@ -154,7 +158,7 @@ def _plan(
         wanted = [first + timedelta(days=i) for i in range((last - first).days + 1)]
         known = {d for d in wanted if state.get(d) is not None or partition_dir(lake_dir, d).exists()}
         days = {d: found[d][0] if d in found else 0 for d in wanted if d in found or d in known}
-        return days, len(wanted), None
+        return _unpruned(days, state), len(wanted), None
     mark = state.watermark_datetime()
     if mark is None and not state.partitions:  # first run: every day, no per-day scan needed
         first, last = source.span(conn)
@@ -174,7 +178,12 @@ def _plan(
         if _midnight(day) >= since and day not in found:
             days[day] = 0
     newest = max((f[1] for f in found.values()), default=None)
-    return days, len(found), newest
+    return _unpruned(days, state), len(found), newest
+
+
+def _unpruned(days: dict[date, int], state: LakeState) -> dict[date, int]:
+    """The days retention has not pruned (their partitions are never rewritten, see the module docstring)."""
+    return {day: n for day, n in days.items() if not state.pruned(day)}
 
 
 def _midnight(day: date) -> datetime:

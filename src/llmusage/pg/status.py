@@ -27,7 +27,12 @@ TABLES = (  # the operational tables, parents first (what `db status` counts and
 )
 LITELLM_TABLES = ("LiteLLM_BudgetTable",)
 """Operational tables of the LiteLLM flavour only (counted there)."""
-OWN_TABLES = ("llmusage.budget_status", "llmusage.budget_events", "llmusage.alerts")
+OWN_TABLES = (
+    "llmusage.budget_status",
+    "llmusage.budget_events",
+    "llmusage.alerts",
+    "llmusage.spend_log_prunes",
+)
 """llmusage's own tables (schema `llmusage`), counted in both flavours."""
 
 _QUERIES = {  # (spend summary, over budget) per flavour
