@@ -132,18 +132,26 @@ def test_checks_pass_and_fail_as_litellm_decides(run: Run) -> None:
     kinds = set(load(run.home / "reconcile").entities["entity_type"])
     exceeded = [v for v in run.scenario.verdicts if v.kind in kinds and v.expected_status == "exceeded"]
     assert overrun.metadata["exceeded"].value == len(exceeded) > 0
-    # drift: counters that differ from the logs for a cause other than retention (the reset job's lag, a
-    # request in flight at a reset), which the scenario states per entity; retention explains, never drifts
+    # drift: counters that differ from the logs for a cause llmusage cannot explain (a request in flight at a
+    # reset), which the scenario states per entity; retention and the reset job's lag explain, never drift
     drift = checks["spend_drift_within_tolerance"]
     assert drift.severity == dg.AssetCheckSeverity.WARN
     entities = load(run.home / "reconcile").entities
     drifted = set(entities.filter(~pl.col("drift_ok")).select("entity_type", "entity_id").rows())
+    explained = ("retention", "reset_lag")
     unexplained = {
         (v.kind, v.id)
         for v in run.scenario.verdicts
-        if v.kind in kinds and abs(sum(gap for cause, gap in v.gaps.items() if cause != "retention")) > 1e-6
+        if v.kind in kinds and abs(sum(gap for cause, gap in v.gaps.items() if cause not in explained)) > 1e-6
     }
     assert drifted == unexplained
+    lagged = {
+        (v.kind, v.id)
+        for v in run.scenario.verdicts
+        if v.kind in kinds and v.gaps.get("reset_lag") and set(v.gaps) <= set(explained)
+    }
+    causes = {(r["entity_type"], r["entity_id"]): r["drift_cause"] for r in entities.iter_rows(named=True)}
+    assert all(causes[k] in explained for k in lagged)
     assert drift.passed == (not unexplained) and drift.metadata["drifted"].value == len(unexplained)
     retention = entities.filter(pl.col("drift_cause") == "retention")
     assert retention.height > 0 and retention["drift_ok"].all()
