@@ -113,7 +113,7 @@ class Prices:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Usage:
     """Token counts as the provider reported them (see the module docstring: details are parts)."""
 
@@ -130,13 +130,23 @@ class Usage:
     @classmethod
     def of(cls, usage: dict[str, Any], embedding: bool = False) -> Usage:
         """From an OpenAI (or LiteLLM) `usage` object; ValueError/TypeError for one that is not numbers."""
-        pd = usage.get("prompt_tokens_details") or {}
-        cd = usage.get("completion_tokens_details") or {}
+        prompt = int(usage.get("prompt_tokens") or 0)
         if embedding:
-            cd = {}
+            return cls(prompt)
+        pd = usage.get("prompt_tokens_details")
+        cd = usage.get("completion_tokens_details")
+        if (
+            not pd
+            and not cd
+            and "cache_read_input_tokens" not in usage
+            and "cache_creation_input_tokens" not in usage
+        ):
+            return cls(prompt, int(usage.get("completion_tokens") or 0))  # the common case, kept cheap
+        pd = pd or {}
+        cd = cd or {}
         return cls(
-            int(usage.get("prompt_tokens") or 0),
-            0 if embedding else int(usage.get("completion_tokens") or 0),
+            prompt,
+            int(usage.get("completion_tokens") or 0),
             int(pd.get("cached_tokens") or usage.get("cache_read_input_tokens") or 0),
             int(pd.get("cache_creation_tokens") or usage.get("cache_creation_input_tokens") or 0),
             int(cd.get("reasoning_tokens") or 0),
@@ -147,7 +157,7 @@ class Usage:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Priced:
     """A usage's total cost and its breakdown (the JSON stored with the log)."""
 
@@ -156,44 +166,46 @@ class Priced:
 
 
 def price(usage: Usage, prices: Prices, requests: int = 1) -> Priced:
-    """The cost of `usage` at `prices`: each token once, at its component's price (module docstring)."""
-    input_parts = usage.cached + usage.cache_creation + usage.input_audio + usage.input_image
-    output_parts = usage.reasoning + usage.output_audio + usage.output_image
-    tokens = (
-        max(0, usage.prompt - input_parts),
-        usage.cached,
-        usage.cache_creation,
-        usage.input_audio,
-        usage.input_image,
-        max(0, usage.completion - output_parts),
-        usage.reasoning,
-        usage.output_audio,
-        usage.output_image,
-        requests,
-    )
-    rates = (
-        prices.input,
-        prices.cached_input,
-        prices.cache_creation,
-        prices.input_audio,
-        prices.input_image,
-        prices.output,
-        prices.reasoning,
-        prices.output_audio,
-        prices.output_image,
-        prices.request,
-    )
-    breakdown: dict[str, Any] = {"version": prices.version}
+    """The cost of `usage` at `prices`: each token once, at its component's price (module docstring).
+
+    Written out component by component (no loop over tuples): it runs once per request on the proxy."""
+    b: dict[str, Any] = {"version": prices.version}
     total = 0.0
-    for name, n, rate in zip(COMPONENTS, tokens, rates, strict=True):
-        if n and (rate or name != "request"):
-            cost = n * rate
-            total += cost
-            breakdown[name] = {"tokens": n, "price": rate, "cost": cost}
-    if input_parts > usage.prompt or output_parts > usage.completion:
-        breakdown["parts_exceed_total"] = True
-    breakdown["total"] = total
-    return Priced(total, breakdown)
+    u = usage
+    input_parts = u.cached + u.cache_creation + u.input_audio + u.input_image
+    output_parts = u.reasoning + u.output_audio + u.output_image
+    if u.prompt > input_parts:
+        total += _part(b, "input", u.prompt - input_parts, prices.input)
+    if input_parts:
+        if u.cached:
+            total += _part(b, "cached_input", u.cached, prices.cached_input)
+        if u.cache_creation:
+            total += _part(b, "cache_creation", u.cache_creation, prices.cache_creation)
+        if u.input_audio:
+            total += _part(b, "input_audio", u.input_audio, prices.input_audio)
+        if u.input_image:
+            total += _part(b, "input_image", u.input_image, prices.input_image)
+    if u.completion > output_parts:
+        total += _part(b, "output", u.completion - output_parts, prices.output)
+    if output_parts:
+        if u.reasoning:
+            total += _part(b, "reasoning", u.reasoning, prices.reasoning)
+        if u.output_audio:
+            total += _part(b, "output_audio", u.output_audio, prices.output_audio)
+        if u.output_image:
+            total += _part(b, "output_image", u.output_image, prices.output_image)
+    if requests and prices.request:
+        total += _part(b, "request", requests, prices.request)
+    if input_parts > u.prompt or output_parts > u.completion:
+        b["parts_exceed_total"] = True
+    b["total"] = total
+    return Priced(total, b)
+
+
+def _part(breakdown: dict[str, Any], name: str, n: int, rate: float) -> float:
+    cost = n * rate
+    breakdown[name] = {"tokens": n, "price": rate, "cost": cost}
+    return cost
 
 
 def check_price(name: str, value: Any) -> None:
