@@ -85,11 +85,27 @@ def proxy_command(
 @click.option(
     "--completion-tokens", type=int, default=16, show_default=True, help="When max_tokens is unset."
 )
+@click.option(
+    "--cached-ratio",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Report this share of every prompt as cached tokens (prompt_tokens_details.cached_tokens).",
+)
 def mock_upstream_command(
-    host: str, port: int, latency_ms: float, chunk_delay_ms: float, error_rate: float, completion_tokens: int
+    host: str,
+    port: int,
+    latency_ms: float,
+    chunk_delay_ms: float,
+    error_rate: float,
+    completion_tokens: int,
+    cached_ratio: float,
 ) -> None:
     """Run a deterministic OpenAI-compatible fake provider (chat, completions, embeddings)."""
     from llmusage.devtools.mock_upstream import MockOptions, run
 
     click.echo(f"llmusage mock-upstream on http://{host}:{port}", err=True)
-    run(host, port, MockOptions(latency_ms, chunk_delay_ms, error_rate, completion_tokens))
+    options = MockOptions(
+        latency_ms, chunk_delay_ms, error_rate, completion_tokens, cached_ratio=cached_ratio
+    )
+    run(host, port, options)

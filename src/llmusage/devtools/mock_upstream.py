@@ -11,6 +11,14 @@ Injection, by flag for every request or per request by header or by a body field
 - per-chunk delay of streams: `--chunk-delay-ms`, header `x-mock-chunk-delay-ms`, body `mock_chunk_delay_ms`;
 - errors: `--error-rate R` (deterministic: every round(1/R)-th request fails with 500), header
   `x-mock-status`, body `mock_status` (that HTTP status, with an OpenAI-shaped error).
+
+Usage details, per request by header or body field (`x-mock-cached-tokens` / `mock_cached_tokens`, and
+likewise `cache_creation_tokens`, `reasoning_tokens`, `audio_input_tokens`, `audio_output_tokens`): the
+usage then carries OpenAI's `prompt_tokens_details` (`cached_tokens`, `cache_creation_tokens`,
+`audio_tokens`) and `completion_tokens_details` (`reasoning_tokens`, `audio_tokens`), each part capped at
+what is left of its whole (prompt or completion tokens), since details are parts, not additions. A model
+whose name contains `reasoning` reports half its completion tokens (rounded down) as reasoning unless told
+otherwise; `--cached-ratio` reports that share of every prompt (rounded down) as cached.
 """
 
 from __future__ import annotations
@@ -33,6 +41,39 @@ class MockOptions:
     error_rate: float = 0.0
     completion_tokens: int = 16
     embedding_dim: int = 8
+    cached_ratio: float = 0.0
+
+
+DETAILS = {
+    "cached_tokens": ("prompt_tokens_details", "cached_tokens"),
+    "cache_creation_tokens": ("prompt_tokens_details", "cache_creation_tokens"),
+    "audio_input_tokens": ("prompt_tokens_details", "audio_tokens"),
+    "reasoning_tokens": ("completion_tokens_details", "reasoning_tokens"),
+    "audio_output_tokens": ("completion_tokens_details", "audio_tokens"),
+}
+"""The usage details a request may ask for: control name -> (details object, field)."""
+
+
+def usage_of(
+    request: web.Request, body: dict[str, Any], options: MockOptions, prompt: int, completion: int | None
+) -> dict[str, Any]:
+    """The usage object: totals, plus the details asked for (see the module docstring); `completion`
+    None for embeddings."""
+    if completion is None:
+        return {"prompt_tokens": prompt, "total_tokens": prompt}
+    usage: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion}
+    usage["total_tokens"] = prompt + completion
+    left = {"prompt_tokens_details": prompt, "completion_tokens_details": completion}
+    defaults = {
+        "cached_tokens": int(prompt * options.cached_ratio),
+        "reasoning_tokens": completion // 2 if "reasoning" in str(body.get("model")) else 0,
+    }
+    for name, (group, field) in DETAILS.items():
+        n = min(int(_control(request, body, name, defaults.get(name, 0))), left[group])
+        if n > 0:
+            usage.setdefault(group, {})[field] = n
+            left[group] -= n
+    return usage
 
 
 def _words(value: Any) -> int:
@@ -102,12 +143,12 @@ def build_app(options: MockOptions) -> web.Application:
             dim = options.embedding_dim
             vectors = [[(seed[(i + j) % 32] - 128) / 128 for j in range(dim)] for i in range(len(items))]
             data = [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)]
-            usage = {"prompt_tokens": prompt, "total_tokens": prompt}
+            usage = usage_of(request, body, options, prompt, None)
             out = {"object": "list", "data": data, "model": model, "usage": usage}
             return web.Response(body=orjson.dumps(out), content_type="application/json")
         n = completion_tokens(body, options.completion_tokens)
         words = [WORDS[(seed[i % 32] + i) % len(WORDS)] for i in range(n)]
-        usage = {"prompt_tokens": prompt, "completion_tokens": n, "total_tokens": prompt + n}
+        usage = usage_of(request, body, options, prompt, n)
         if not body.get("stream"):
             text = " ".join(words)
             if kind == "chat":

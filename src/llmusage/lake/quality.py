@@ -5,9 +5,12 @@ The checks that need other tables or arithmetic across columns are precomputed a
 then expected by GX like any column:
 - `request_id` present and unique (the key of a spend log in both flavours); token counts non-negative;
   `total_tokens = prompt + completion`;
-- `spend >= 0`, and equal to the tokens times the model's prices within PRICE_TOLERANCE where the model
-  table prices the model (`model_info`; on a LiteLLM database prices usually come from LiteLLM's cost
-  map, so most models have none there and only their sign is checked);
+- `spend >= 0`, and within PRICE_TOLERANCE of what priced it: a log with `metadata.cost_breakdown` (the
+  llmusage proxy's, `llmusage.pricing`) against its breakdown's total, which holds the prices in force when
+  it was written (cached, reasoning and per-request prices and price changes included); any other log
+  against its tokens times the model's top-level prices where the model table prices the model
+  (`model_info`; on a LiteLLM database prices usually come from LiteLLM's cost map, so most models have
+  none there and only their sign is checked);
 - on the llmusage flavour, `model` known to the model table (on LiteLLM's, `model_name` is neither unique
   nor the log's `model`, so it is not a reference); prices are joined on one row per model name, so
   several deployments of one name never duplicate a log;
@@ -42,6 +45,7 @@ COLUMNS = [
     "total_tokens",
     "spend",
     "event_time",
+    "metadata",
 ]
 MASTER_KEY_PRINCIPAL = "litellm_proxy_master_key"
 
@@ -87,15 +91,18 @@ def _prepare(logs: pl.DataFrame, lake_dir: Path, first: date, last: date) -> pl.
     start = datetime.combine(first, datetime.min.time())
     end = datetime.combine(last + timedelta(days=1), datetime.min.time())
     created = pl.col("event_time").cast(pl.Datetime("us")) if logs.height else pl.col("event_time")
-    expected = pl.col("prompt_tokens") * pl.col("input_cost") + pl.col("completion_tokens") * pl.col(
+    by_tokens = pl.col("prompt_tokens") * pl.col("input_cost") + pl.col("completion_tokens") * pl.col(
         "output_cost"
     )
+    metadata = pl.col("metadata").cast(pl.String)
+    breakdown_total = metadata.str.json_path_match("$.cost_breakdown.total").cast(pl.Float64)
+    expected = pl.coalesce(breakdown_total, by_tokens)
     return (
         logs.with_columns(event_time=created.dt.replace_time_zone(None) if logs.height else created)
         .join(prices, on="model", how="left")
         .with_columns(
             token_gap=pl.col("total_tokens") - pl.col("prompt_tokens") - pl.col("completion_tokens"),
-            price_error=pl.when(pl.col("input_cost").is_not_null())
+            price_error=pl.when(expected.is_not_null())
             .then((pl.col("spend") - expected).abs() - (1e-6 + PRICE_TOLERANCE * expected.abs()))
             .otherwise(pl.lit(0.0)),
             model_known=pl.col("input_cost").is_not_null() | pl.lit(litellm),

@@ -24,6 +24,7 @@ import time
 import aiohttp
 import orjson
 
+from llmusage.pricing import Usage
 from llmusage.proxy import upstream
 from llmusage.proxy.context import Call, State
 from llmusage.proxy.errors import ProxyError
@@ -90,14 +91,25 @@ async def forward(state: State, call: Call) -> Response | StreamResponse:
     if status != 200:
         return await _fail(state, call, upstream_failure(status, error_detail(data)), status)
     try:
-        usage = orjson.loads(data).get("usage") or {}
-        prompt = int(usage.get("prompt_tokens") or 0)
-        completion = int(usage.get("completion_tokens") or 0)
+        usage = Usage.of(orjson.loads(data).get("usage") or {}, call.kind == "embeddings")
     except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError):
         return await _fail(state, call, upstream_failure(200, "invalid JSON from upstream"), status)
-    cost = route.cost(prompt, completion)
-    await record(state, call, Outcome(prompt, completion, cost, "success", 200))
+    at = time.time()
+    priced = route.price(usage, at)
+    cost = priced.total
+    outcome = Outcome(usage.prompt, usage.completion, cost, "success", 200, breakdown=priced.breakdown, at=at)
+    await record(state, call, outcome)
     return Response(body=data, status=200, content_type=JSON, headers=headers(call.rid, cost_header(cost)))
+
+
+def _stream_usage(usage: dict[str, object] | None) -> Usage | None:
+    """The stream's final usage, or None if it sent none (or one that is not numbers: then estimated)."""
+    if usage is None:
+        return None
+    try:
+        return Usage.of(usage)
+    except (AttributeError, TypeError, ValueError):
+        return None
 
 
 async def forward_stream(state: State, request: Request, call: Call) -> Response | StreamResponse:
@@ -158,18 +170,28 @@ async def forward_stream(state: State, request: Request, call: Call) -> Response
         call.upstream_seconds = (
             time.perf_counter() - started
         )  # to the provider's last event, relaying included
-        usage = relay.usage
+        usage = _stream_usage(relay.usage)
+        estimated = usage is None
         if usage is None:
-            prompt, completion = estimate_prompt_tokens(call.body), relay.events
-        else:
-            prompt = int(usage.get("prompt_tokens") or 0)
-            completion = int(usage.get("completion_tokens") or 0)
-        cost = route.cost(prompt, completion)
+            usage = Usage(estimate_prompt_tokens(call.body), relay.events)
+        at = time.time()
+        priced = route.price(usage, at)
+        cost = priced.total
         status_text = "client_disconnected" if abandoned else ("failure" if failed else "success")
+        outcome = Outcome(
+            usage.prompt,
+            usage.completion,
+            cost,
+            status_text,
+            200,
+            failed,
+            estimated,
+            None,
+            priced.breakdown,
+            at,
+        )
         try:
-            await record(
-                state, call, Outcome(prompt, completion, cost, status_text, 200, failed, usage is None)
-            )
+            await record(state, call, outcome)
         except ProxyError:
             abandoned = True  # not durably logged: end the stream without [DONE]
         if abandoned:

@@ -23,6 +23,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from llmusage import sqlfiles
+from llmusage.pricing import PRICE_KEYS, PriceSchedule
 from llmusage.proxy import errors
 from llmusage.proxy.auth import hash_key
 from llmusage.proxy.context import STATE, State
@@ -295,12 +296,13 @@ async def model_new(request: Request) -> Response:
     info = dict(_opt_dict(body, "model_info"))
     if not name or not isinstance(params.get("model"), str) or not params["model"]:
         raise errors.bad_request("'model_name' and 'litellm_params.model' are required")
-    for price in ("input_cost_per_token", "output_cost_per_token"):  # LiteLLM accepts them in either place
+    for price in PRICE_KEYS:  # LiteLLM accepts them in either place
         if price in params and price not in info:
             info[price] = params.pop(price)
-        value = info.get(price)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value < 0):
-            raise errors.bad_request(f"'{price}' must be a non-negative number")
+    try:
+        PriceSchedule.of(info)  # every price a non-negative number, `price_history` well formed
+    except (ValueError, TypeError) as exc:
+        raise errors.bad_request(str(exc)) from None
     model_id = str(info.pop("id", None) or "model-" + hashlib.sha256(name.encode()).hexdigest()[:12])
     rows = await _run(
         request,

@@ -1,10 +1,22 @@
-"""The model catalog (`LiteLLM_ProxyModelTable`) and pricing: cost = prompt * input + completion * output."""
+"""The model catalog (`LiteLLM_ProxyModelTable`): a route per public model name, with its price schedule
+(`llmusage.pricing`, where costs are computed), and the cheap estimates admission reserves.
+
+A row whose `model_info` prices or `price_history` are malformed (the management API refuses them; a hand
+edit may not) is still routed, at the prices of its top-level keys only if those are valid, else at 0: one
+bad edit never takes the catalog down. `route_from_row` says so in the log once per distinct problem."""
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from dataclasses import dataclass
 from typing import Any
+
+from llmusage.pricing import Priced, Prices, PriceSchedule, Usage, price
+
+log = logging.getLogger("llmusage.proxy")
+_reported: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -17,11 +29,16 @@ class ModelRoute:
     upstream_model: str
     api_base: str
     api_key_ref: str | None  # a literal key or `os.environ/NAME`; resolved per call, never logged
-    input_cost: float
-    output_cost: float
+    prices: PriceSchedule
 
-    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
-        return prompt_tokens * self.input_cost + completion_tokens * self.output_cost
+    def price(self, usage: Usage, at: float) -> Priced:
+        """`usage` priced at the prices in force at `at` (epoch seconds)."""
+        return price(usage, self.prices.at(at))
+
+    def cost(self, prompt_tokens: int, completion_tokens: int, at: float | None = None) -> float:
+        """An estimate for reservations: completion at the higher of the output and reasoning prices."""
+        p = self.prices.at(time.time() if at is None else at)
+        return prompt_tokens * p.input + completion_tokens * max(p.output, p.reasoning) + p.request
 
     def api_key(self) -> str | None:
         """The provider key, resolved now (so a rotated environment variable applies at once)."""
@@ -49,9 +66,22 @@ def route_from_row(
         upstream_model=upstream,
         api_base=api_base,
         api_key_ref=params.get("api_key"),
-        input_cost=float(info.get("input_cost_per_token") or 0.0),
-        output_cost=float(info.get("output_cost_per_token") or 0.0),
+        prices=_schedule(model_name, info),
     )
+
+
+def _schedule(model_name: str, info: dict[str, Any]) -> PriceSchedule:
+    try:
+        return PriceSchedule.of(info)
+    except (ValueError, TypeError) as exc:
+        problem = f"model {model_name!r}: {exc}"
+        if problem not in _reported:
+            _reported.add(problem)
+            log.error("%s; priced at its top-level prices only", problem)
+    try:
+        return PriceSchedule.of({k: v for k, v in info.items() if k != "price_history"})
+    except (ValueError, TypeError):
+        return PriceSchedule([float("-inf")], [Prices.of({}, "invalid")])
 
 
 def estimate_prompt_tokens(body: dict[str, Any]) -> int:

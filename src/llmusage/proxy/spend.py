@@ -8,7 +8,7 @@ out of the ledger and the call is answered 503 `spool_error`; else the cost is a
 
 A `SpendRow` is one `LiteLLM_SpendLogs` row exactly as spooled and as `sql/proxy/write_logs.sql` reads it:
 its fields, in order, are the JSON object's keys. Its `metadata` holds what the table has no column for
-(tags, end user, latency, status, call type, upstream model, ...); what the client controls is stripped of
+(tags, end user, latency, status, call type, upstream model, the cost breakdown, ...); what the client controls is stripped of
 NUL characters, which PostgreSQL's jsonb refuses. The request body is kept in `payload` only with
 `store_payload`, and then only up to `payload_max_bytes` (else a `{"truncated": true, "bytes": n}` marker).
 """
@@ -42,6 +42,10 @@ class Outcome:
     error: str | None = None
     estimated: bool = False  # a stream ended without usage: prompt estimated, completion = events relayed
     upstream_status: int | None = None  # recorded when it is not 200
+    breakdown: dict[str, Any] | None = None  # `llmusage.pricing.Priced.breakdown`, kept in the log's metadata
+    at: float | None = (
+        None  # when it was priced (epoch seconds): the log's `created_at`, so day and price agree
+    )
 
 
 @dataclass
@@ -91,6 +95,8 @@ class SpendRow:
             metadata["upstream_status"] = outcome.upstream_status
         if outcome.estimated:
             metadata["usage_estimated"] = True
+        if outcome.breakdown is not None:
+            metadata["cost_breakdown"] = outcome.breakdown
         payload: dict[str, Any] | None = None
         if options.store_payload:
             raw = call.raw
@@ -110,7 +116,9 @@ class SpendRow:
             principal.team_id,
             metadata,
             payload,
-            datetime.now(UTC).replace(tzinfo=None).isoformat(),
+            (datetime.now(UTC) if outcome.at is None else datetime.fromtimestamp(outcome.at, UTC))
+            .replace(tzinfo=None)
+            .isoformat(),
         )
 
     def line(self) -> bytes:
