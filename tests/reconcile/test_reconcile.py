@@ -123,6 +123,16 @@ def test_float_sums_at_the_budget_are_exceeded_not_drift(db: str, tmp_path: Path
     assert key["drift_ok"] is True
 
 
+def test_warning_starts_at_the_threshold_not_a_micro_dollar_before(db: str, tmp_path: Path) -> None:
+    """Spend 8.4e-7 USD under 80% is `ok` (LiteLLM's decision on a seeded team); at 80% it is `warning`."""
+    _entities(db)
+    _logs(db, [1.30399916], datetime(2026, 5, 2))
+    _budget(db, "LiteLLM_TeamTable", "team_id", "team-1", 1.63)
+    assert _row(_run(db, tmp_path), "team", "team-1")["status"] == "ok"
+    _logs(db, [0.00000084], datetime(2026, 5, 2, 1))
+    assert _row(_run(db, tmp_path), "team", "team-1")["status"] == "warning"
+
+
 def test_drift_and_orphaned_spend(db: str, tmp_path: Path) -> None:
     _entities(db)
     _logs(db, [2.0, 3.0], datetime(2026, 5, 3))

@@ -100,6 +100,9 @@ def combine(
     ledger_spend = pl.col("ledger_spend").fill_null(0.0)
     budget = pl.col("max_budget")
     slack = ABS_TOLERANCE + TOLERANCE * pl.max_horizontal(budget.abs(), pl.lit(1.0))
+    # warning levels are llmusage's own marks, not a gateway's refusal: only float rounding (relative) is
+    # forgiven there, so spend under 80% by less than a micro-dollar stays `ok` (no gateway rounds it up)
+    rounding = TOLERANCE * pl.max_horizontal(budget.abs(), pl.lit(1.0))
     drift_slack = ABS_TOLERANCE + TOLERANCE * pl.max_horizontal(
         pl.col("recorded_spend").abs(), pl.col("ledger_spend").abs()
     )
@@ -151,9 +154,9 @@ def combine(
                 .otherwise(pl.col("spent") >= budget - slack)
             )
             .then(pl.lit("exceeded"))
-            .when(pl.col("spent") >= budget * threshold - slack)
+            .when(pl.col("spent") >= budget * threshold - rounding)
             .then(pl.lit("warning"))
-            .when(pl.col("soft_budget").is_not_null() & (pl.col("spent") >= pl.col("soft_budget") - slack))
+            .when(pl.col("soft_budget").is_not_null() & (pl.col("spent") >= pl.col("soft_budget") - rounding))
             .then(pl.lit("warning"))
             .otherwise(pl.lit("ok")),
         )
