@@ -97,7 +97,9 @@ def launch(instance: dg.DagsterInstance, job: str, tags: dict[str, str] | None =
     ]
     command += ["--tags", json.dumps({**(tags or {}), LAUNCH_TAG: marker})]
     env = {**os.environ, "DAGSTER_HOME": str(instance.root_directory)}
-    subprocess.run(command, env=env, check=True, cwd=WORKSPACE.parent, capture_output=True, text=True)
+    done = subprocess.run(command, env=env, cwd=WORKSPACE.parent, capture_output=True, text=True)
+    if done.returncode != 0:  # what `dagster job launch` said, not only its exit status
+        raise RuntimeError(f"dagster job launch -j {job} failed:\n{done.stderr[-4000:]}")
     deadline = time.monotonic() + TIMEOUT_SECONDS
     while True:
         runs = instance.get_runs(filters=dg.RunsFilter(tags={LAUNCH_TAG: marker}), limit=1)
