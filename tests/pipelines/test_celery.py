@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
 import warnings
 from datetime import date, datetime
@@ -20,6 +19,7 @@ import dagster as dg
 import duckdb
 import psycopg
 import pytest
+import yaml
 from psycopg import sql
 
 from llmusage.devtools.seed import SeedOptions, seed
@@ -27,7 +27,14 @@ from llmusage.pg.connect import with_database
 
 warnings.filterwarnings("ignore", message=r".*currently in (beta|preview)")
 
-from pipelines.instance import instance_config, storage_name, write_instance  # noqa: E402
+from pipelines.instance import (  # noqa: E402
+    DAGSTER_DATABASE,
+    dagster_database_url,
+    instance_config,
+    instance_from_env,
+    storage_name,
+    write_instance,
+)
 from pipelines.jobs import EXTRACT_TAG, RECONCILE_TAG  # noqa: E402
 from pipelines.launch import launch_range  # noqa: E402
 from pipelines.location import CeleryBroker, executor_name  # noqa: E402
@@ -86,7 +93,9 @@ def _statuses(home: Path) -> set[tuple[str, str, str]]:
 
 
 def test_instance_config_postgres_and_queued(dagster_database: str, tmp_path: Path) -> None:
-    assert storage_name({}) == "sqlite" and storage_name({"LLMUSAGE_DAGSTER_STORAGE": "postgres"}) == "postgres"
+    assert (
+        storage_name({}) == "sqlite" and storage_name({"LLMUSAGE_DAGSTER_STORAGE": "postgres"}) == "postgres"
+    )
     with pytest.raises(ValueError):
         storage_name({"LLMUSAGE_DAGSTER_STORAGE": "mysql"})
     assert executor_name({}) == "multiprocess"
@@ -103,6 +112,28 @@ def test_instance_config_postgres_and_queued(dagster_database: str, tmp_path: Pa
         assert queue.max_concurrent_runs == 3
         limits = {limit["key"]: limit["limit"] for limit in queue.tag_concurrency_limits}
         assert limits == {EXTRACT_TAG: 1, RECONCILE_TAG: 1}
+    # What `make ui` writes for LLMUSAGE_DAGSTER_STORAGE=postgres: the given database, with psycopg2.
+    env = {"LLMUSAGE_DAGSTER_STORAGE": "postgres", "LLMUSAGE_DAGSTER_DATABASE_URL": dagster_database}
+    written = yaml.safe_load(instance_from_env(tmp_path / "ui", env).read_text())
+    url = written["storage"]["postgres"]["postgres_url"]
+    assert url.startswith("postgresql+psycopg2://") and url.endswith(dagster_database.split("://", 1)[1])
+
+
+def test_default_dagster_database_is_its_own(database_url: str, server_url: str) -> None:
+    """Without LLMUSAGE_DAGSTER_DATABASE_URL: `llmusage_dagster` on the operational server, created once."""
+    url = dagster_database_url({"LLMUSAGE_DATABASE_URL": database_url})
+    try:
+        assert url == with_database(database_url, DAGSTER_DATABASE) != database_url
+        assert dagster_database_url({"LLMUSAGE_DATABASE_URL": database_url}) == url  # exists: reused
+        psycopg.connect(url).close()
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DAGSTER_DATABASE))
+            )
+
+
+def test_jobs_carry_the_limited_tags() -> None:
     from pipelines.definitions import defs
 
     assert defs.resolve_job_def("ingest_job").tags[EXTRACT_TAG] == "ingest"
@@ -193,6 +224,8 @@ def test_celery_on_postgres_matches_in_process(
     assert any(status == "exceeded" for *_, status in statuses)  # the seeded overrun is seen by both
     # Dagster's tables are in their own database; none in the operational one.
     with psycopg.connect(database_url) as conn:
-        assert not conn.execute("SELECT 1 FROM pg_tables WHERE tablename IN ('runs', 'event_logs')").fetchone()
+        assert not conn.execute(
+            "SELECT 1 FROM pg_tables WHERE tablename IN ('runs', 'event_logs')"
+        ).fetchone()
     with psycopg.connect(dagster_database) as conn:
         assert conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 2
