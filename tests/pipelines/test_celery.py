@@ -36,9 +36,9 @@ from pipelines.instance import (  # noqa: E402
     write_instance,
 )
 from pipelines.jobs import EXTRACT_TAG, RECONCILE_TAG  # noqa: E402
-from pipelines.launch import launch_range  # noqa: E402
+from pipelines.launch import launch_range, submit, wait  # noqa: E402
 from pipelines.location import CeleryBroker, executor_name  # noqa: E402
-from pipelines.materialize import materialize_range  # noqa: E402
+from pipelines.materialize import RANGE_END, RANGE_START, materialize_range  # noqa: E402
 from pipelines.resources import LakeResource, PostgresResource  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,16 +63,46 @@ def seeded(database_url: str):
         return seed(conn, SeedOptions(logs=3_000, days=3, seed=5, end=END, anomalies=True, reset=True))
 
 
-@pytest.fixture(scope="module")
-def dagster_database(server_url: str) -> str:
-    """A fresh database for the Dagster instance (never the operational one)."""
-    name = f"llmusage_dagster_t_{os.getpid()}"
+@pytest.fixture
+def dagster_database(server_url: str, request: pytest.FixtureRequest) -> str:
+    """A fresh database for this test's Dagster instance (never the operational one)."""
+    name = f"llmusage_dagster_t_{request.node.name[-20:].lower()}_{os.getpid()}"
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     yield with_database(server_url, name)
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _environment(monkeypatch: pytest.MonkeyPatch, **settings: str) -> None:
+    """This process's environment for the launched runs (and what they spawn): the worktree's code first."""
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT / "src"), str(ROOT)]))
+    monkeypatch.setenv("LLMUSAGE_AUTOMATION", "off")  # no schedule or sensor launches runs of its own
+    for key, value in settings.items():
+        monkeypatch.setenv(key, value)
+
+
+def _start(command: list[str], log: Path) -> subprocess.Popen:
+    with log.open("w") as out:
+        return subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=os.environ.copy(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Stop a process this test started (its own session: the process and its children)."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def _lake(home: Path) -> dict[str, tuple[int, float]]:
@@ -150,31 +180,20 @@ def test_celery_on_postgres_matches_in_process(
     queue = f"llmusage-test-{uuid.uuid4().hex[:10]}"
     broker = f"redis://{REDIS[0]}:{REDIS[1]}/{REDIS_DB}"
     celery_home, local_home = tmp_path / "celery", tmp_path / "local"
-    env = {
-        "LLMUSAGE_DATABASE_URL": database_url,
-        "LLMUSAGE_HOME": str(celery_home),
-        "LLMUSAGE_AUTOMATION": "off",
-        "LLMUSAGE_DAGSTER_EXECUTOR": "celery",
-        "LLMUSAGE_CELERY_BROKER_URL": broker,
-        "LLMUSAGE_CELERY_QUEUE": queue,
-        "LLMUSAGE_CELERY_CONCURRENCY": "1",
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
-    }
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
+    _environment(
+        monkeypatch,
+        LLMUSAGE_DATABASE_URL=database_url,
+        LLMUSAGE_HOME=str(celery_home),
+        LLMUSAGE_DAGSTER_EXECUTOR="celery",
+        LLMUSAGE_CELERY_BROKER_URL=broker,
+        LLMUSAGE_CELERY_QUEUE=queue,
+        LLMUSAGE_CELERY_CONCURRENCY="1",
+    )
     assert CeleryBroker.from_env().executor_config()["config_source"] == {"task_default_queue": queue}
-    # The instance on PostgreSQL; runs start at once (no daemon in this test: the queue is tested above).
+    # The instance on PostgreSQL; runs start at once (the queue and its daemon: the next test).
     dagster_home = celery_home / "dagster"
     write_instance(dagster_home, instance_config("postgres", dagster_database, "default"))
-    log = (tmp_path / "worker.log").open("w")
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "pipelines.worker"],
-        cwd=ROOT,
-        env=os.environ.copy(),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    worker = _start([sys.executable, "-m", "pipelines.worker"], tmp_path / "worker.log")
     try:
         with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
             runs = launch_range(FIRST, LAST, instance)
@@ -194,13 +213,7 @@ def test_celery_on_postgres_matches_in_process(
             checks = {c.check_name: c for c in runs.get_asset_check_evaluations()}
             assert checks["spend_logs_quality"].passed
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait()
-        log.close()
+        _stop(worker)
 
     resources = {
         "postgres": PostgresResource(database_url=database_url),
@@ -229,3 +242,49 @@ def test_celery_on_postgres_matches_in_process(
         ).fetchone()
     with psycopg.connect(dagster_database) as conn:
         assert conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 2
+
+
+@pytest.mark.slow
+def test_queued_runs_take_one_extract_at_a_time(
+    seeded, database_url: str, dagster_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two ingest runs submitted together to the queued instance: nothing starts without the daemon; with
+    it, the second starts only after the first has finished (llmusage/extract, limit 1), although the
+    instance would run four at once."""
+    home = tmp_path / "queued"
+    _environment(
+        monkeypatch,
+        LLMUSAGE_DATABASE_URL=database_url,
+        LLMUSAGE_HOME=str(home),
+        LLMUSAGE_DAGSTER_EXECUTOR="in_process",
+    )
+    dagster_home = home / "dagster"
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))  # the daemon's instance
+    write_instance(dagster_home, instance_config("postgres", dagster_database, "queued", 4))
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        markers = [
+            submit(instance, "ingest_job", {RANGE_START: day.isoformat(), RANGE_END: day.isoformat()})
+            for day in (FIRST, LAST)
+        ]
+        queued = instance.get_runs(filters=dg.RunsFilter(job_name="ingest_job"))
+        assert len(queued) == 2 and {r.status for r in queued} == {dg.DagsterRunStatus.QUEUED}
+        daemon = _start(
+            [
+                str(Path(sys.executable).with_name("dagster-daemon")),
+                "run",
+                "-w",
+                str(ROOT / "workspace.yaml"),
+            ],
+            tmp_path / "daemon.log",
+        )
+        try:
+            runs = [wait(instance, marker, timeout=300) for marker in markers]
+        finally:
+            _stop(daemon)
+        assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs), (
+            tmp_path / "daemon.log"
+        ).read_text()[-3000:]
+        records = instance.get_run_records(filters=dg.RunsFilter(run_ids=[r.run_id for r in runs]))
+        first, second = sorted(records, key=lambda r: r.start_time)
+        assert second.start_time >= first.end_time  # never two extracts at once
+    assert set(_lake(home)) == {FIRST.isoformat(), LAST.isoformat()}
