@@ -5,7 +5,9 @@ statuses as the in-process run on the same seeded data."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -98,11 +100,23 @@ def _start(command: list[str], log: Path) -> subprocess.Popen:
 def _stop(process: subprocess.Popen) -> None:
     """Stop a process this test started (its own session: the process and its children)."""
     os.killpg(process.pid, signal.SIGTERM)
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
+    with contextlib.suppress(ProcessLookupError):  # what outlived it (the daemon's code server)
         os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+    process.wait()
+
+
+def _forget(broker: str, queue: str, worker_log: str) -> None:
+    """Remove what this test left in Redis: its queue, its bindings and the results of its tasks."""
+    import redis
+
+    client = redis.Redis.from_url(broker)
+    tasks = set(re.findall(r"Task execute_plan\[([0-9a-f-]+)\]", worker_log))
+    keys = [f"celery-task-meta-{task}" for task in tasks]
+    keys += [queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}"]
+    client.delete(*keys)
+    client.close()
 
 
 def _lake(home: Path) -> dict[str, tuple[int, float]]:
@@ -214,6 +228,7 @@ def test_celery_on_postgres_matches_in_process(
             assert checks["spend_logs_quality"].passed
     finally:
         _stop(worker)
+        _forget(broker, queue, (tmp_path / "worker.log").read_text())
 
     resources = {
         "postgres": PostgresResource(database_url=database_url),
