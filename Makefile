@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint format ui clean
+.PHONY: install demo test test-fast lint format ui worker clean
 
 install: $(STAMP)
 
@@ -40,9 +40,16 @@ format: $(STAMP)
 LLMUSAGE_HOME ?= $(CURDIR)/.llmusage
 ui: $(STAMP)
 	@mkdir -p $(LLMUSAGE_HOME)/dagster
-	@test -f $(LLMUSAGE_HOME)/dagster/dagster.yaml || printf 'telemetry:\n  enabled: false\n' > $(LLMUSAGE_HOME)/dagster/dagster.yaml
+	@if [ -n "$$LLMUSAGE_DAGSTER_STORAGE" ]; then LLMUSAGE_HOME=$(LLMUSAGE_HOME) $(BIN)/python -m pipelines.instance $(LLMUSAGE_HOME)/dagster; \
+	 else test -f $(LLMUSAGE_HOME)/dagster/dagster.yaml || printf 'telemetry:\n  enabled: false\n' > $(LLMUSAGE_HOME)/dagster/dagster.yaml; fi
 	set -a; test -n "$$LLMUSAGE_PARTITIONS_START" || test ! -f $(LLMUSAGE_HOME)/dagster/demo.env || . $(LLMUSAGE_HOME)/dagster/demo.env; set +a; \
 	DAGSTER_HOME=$(LLMUSAGE_HOME)/dagster LLMUSAGE_HOME=$(LLMUSAGE_HOME) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+# A Celery worker for runs on the Celery executor (LLMUSAGE_DAGSTER_EXECUTOR=celery): broker and queue from
+# LLMUSAGE_CELERY_BROKER_URL (default redis://127.0.0.1:6379/0) and LLMUSAGE_CELERY_QUEUE (default dagster);
+# start as many as you like, on any machine that reaches the broker, the Dagster database, PostgreSQL and the lake.
+worker: $(STAMP)
+	LLMUSAGE_HOME=$(LLMUSAGE_HOME) $(BIN)/python -m pipelines.worker
 
 clean:
 	-$(BIN)/llmusage db stop 2>/dev/null

@@ -1,4 +1,5 @@
-"""The one `Definitions` object that `workspace.yaml` loads: assets, checks, jobs, schedules, sensors, resources."""
+"""The one `Definitions` object that `workspace.yaml` loads: assets, checks, jobs, schedules, sensors, resources,
+and the executor every job runs with (LLMUSAGE_DAGSTER_EXECUTOR, `location.py`)."""
 
 import dagster as dg
 
@@ -14,6 +15,7 @@ from pipelines.checks import (
     spend_drift_within_tolerance,
 )
 from pipelines.jobs import budgets_job, chargeback_job, ingest_job, retention_job
+from pipelines.location import executor
 from pipelines.resources import LakeResource, PostgresResource
 from pipelines.schedules import chargeback_schedule, ingest_schedule, retention_schedules
 from pipelines.sensors import reconcile_after_ingest_sensor, spend_sensor
@@ -40,4 +42,5 @@ defs = dg.Definitions(
     schedules=[ingest_schedule, chargeback_schedule, *retention_schedules()],
     sensors=[reconcile_after_ingest_sensor, spend_sensor],
     resources={"postgres": PostgresResource(), "lake": LakeResource()},
+    executor=executor(),
 )

@@ -83,8 +83,9 @@ class _Materialized:
         return self.materialization.asset_key
 
 
-def launch(instance: dg.DagsterInstance, job: str, tags: dict[str, str] | None = None) -> dg.DagsterRun:
-    """Launch `job` from the workspace on `instance` and wait for its run to finish."""
+def submit(instance: dg.DagsterInstance, job: str, tags: dict[str, str] | None = None) -> str:
+    """Submit `job` from the workspace on `instance` (`dagster job launch`) and return the marker its run is
+    tagged with. On a queued instance the run waits for the daemon; otherwise it starts at once."""
     marker = uuid.uuid4().hex
     command = [
         str(Path(sys.executable).with_name("dagster")),
@@ -97,15 +98,27 @@ def launch(instance: dg.DagsterInstance, job: str, tags: dict[str, str] | None =
     ]
     command += ["--tags", json.dumps({**(tags or {}), LAUNCH_TAG: marker})]
     env = {**os.environ, "DAGSTER_HOME": str(instance.root_directory)}
-    subprocess.run(command, env=env, check=True, cwd=WORKSPACE.parent, capture_output=True, text=True)
-    deadline = time.monotonic() + TIMEOUT_SECONDS
+    done = subprocess.run(command, env=env, cwd=WORKSPACE.parent, capture_output=True, text=True)
+    if done.returncode != 0:  # what `dagster job launch` said, not only its exit status
+        raise RuntimeError(f"dagster job launch -j {job} failed:\n{done.stderr[-4000:]}")
+    return marker
+
+
+def wait(instance: dg.DagsterInstance, marker: str, timeout: float = TIMEOUT_SECONDS) -> dg.DagsterRun:
+    """The run tagged `marker`, once it has finished."""
+    deadline = time.monotonic() + timeout
     while True:
         runs = instance.get_runs(filters=dg.RunsFilter(tags={LAUNCH_TAG: marker}), limit=1)
         if runs and runs[0].is_finished:
             return runs[0]
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{job} did not finish within {TIMEOUT_SECONDS} s")
+            raise TimeoutError(f"run {marker} did not finish within {timeout} s")
         time.sleep(0.5)
+
+
+def launch(instance: dg.DagsterInstance, job: str, tags: dict[str, str] | None = None) -> dg.DagsterRun:
+    """Launch `job` from the workspace on `instance` and wait for its run to finish."""
+    return wait(instance, submit(instance, job, tags))
 
 
 def launch_range(first: date, last: date, instance: dg.DagsterInstance) -> LaunchedRuns:
