@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -103,6 +104,15 @@ def proxy_env(database_url: str, home: Path) -> dict[str, str]:
     return env
 
 
+@contextmanager
+def closed_port() -> Iterator[int]:
+    """A loopback port that refuses connections for as long as the block lasts: bound, so that nothing
+    else can take it meanwhile, and never listening (a dead upstream, not one that might come alive)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield int(sock.getsockname()[1])
+
+
 def sha(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
@@ -118,7 +128,8 @@ def wait_for(predicate: Any, timeout: float = 20.0, interval: float = 0.05) -> A
 
 
 def spend_mismatches(conn: psycopg.Connection) -> list[tuple[Any, ...]]:
-    """Entities whose spend column differs from the sum of their logs (the proxy's invariant)."""
+    """Entities whose spend column differs from the sum of their logs (the proxy's invariant); a log's
+    organization is its team's, else its user's (as `sql/proxy/write_logs.sql` counts it)."""
     return conn.execute(
         """
         SELECT 'key', k.token, k.spend, COALESCE(SUM(l.spend), 0) FROM "LiteLLM_VerificationToken" k
@@ -132,6 +143,17 @@ def spend_mismatches(conn: psycopg.Connection) -> list[tuple[Any, ...]]:
         SELECT 'team', t.team_id, t.spend, COALESCE(SUM(l.spend), 0) FROM "LiteLLM_TeamTable" t
         LEFT JOIN "LiteLLM_SpendLogs" l ON l.team_id = t.team_id GROUP BY t.team_id, t.spend
         HAVING abs(COALESCE(t.spend, 0) - COALESCE(SUM(l.spend), 0)) > 1e-9
+        UNION ALL
+        SELECT 'organization', o.organization_id, o.spend, COALESCE(SUM(l.spend), 0)
+        FROM "LiteLLM_OrganizationTable" o
+        LEFT JOIN (
+            SELECT COALESCE(t.organization_id, u.organization_id) AS organization_id, l.spend
+            FROM "LiteLLM_SpendLogs" l
+            LEFT JOIN "LiteLLM_TeamTable" t ON t.team_id = l.team_id
+            LEFT JOIN "LiteLLM_UserTable" u ON u.user_id = l."user"
+        ) l ON l.organization_id = o.organization_id
+        GROUP BY o.organization_id, o.spend
+        HAVING abs(COALESCE(o.spend, 0) - COALESCE(SUM(l.spend), 0)) > 1e-9
         """
     ).fetchall()
 
