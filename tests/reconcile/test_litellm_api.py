@@ -18,7 +18,6 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from llmusage.devtools.loopback import free_port
 from llmusage.devtools.seed.litellm import LitellmScenario, seed_litellm
 from llmusage.errors import LlmusageError
 from llmusage.pg.migrations import migrate
@@ -26,6 +25,7 @@ from llmusage.reconcile import ApplyReport, ReconcileOptions, reconcile, write_b
 from llmusage.reconcile.litellm_api import LitellmApi
 from support.db import cli_env_for, run_cli
 from support.litellm_stub import LitellmStub
+from support.proxy import closed_port
 
 NOW = datetime.now(UTC).replace(tzinfo=None, microsecond=0)  # the CLI reconciles at the database's clock
 MASTER = "sk-litellm-master-e2e"
@@ -127,8 +127,9 @@ def test_an_api_failure_midway_is_put_back_and_nothing_is_written(
 def test_an_api_that_is_down_is_one_clear_line_from_the_cli(
     scenario: LitellmScenario, litellm_database_url: str, home: Path
 ) -> None:
-    down = f"http://127.0.0.1:{free_port()}"
-    done = run_cli("reconcile", "--apply", env=_env(litellm_database_url, home, down))
+    with closed_port() as port:  # bound and never listening: really down for the whole call
+        down = f"http://127.0.0.1:{port}"
+        done = run_cli("reconcile", "--apply", env=_env(litellm_database_url, home, down))
     assert done.returncode == 1
     [line] = done.stderr.strip().splitlines()
     assert line.startswith("llmusage: error: LiteLLM's management API at " + down + " is unreachable")
