@@ -91,11 +91,17 @@ def test_a_lake_behind_postgres_is_not_drift(seeded, database_url: str, tmp_path
             )
         conn.execute('UPDATE "LiteLLM_VerificationToken" SET spend = spend + 5 WHERE token = %s', (key,))
         conn.execute('UPDATE "LiteLLM_TeamTable" SET spend = spend + 5 WHERE team_id = %s', (team,))
-    after = reconcile(database_url, lake)
-    assert after.entities.filter(~after.entities["drift_ok"]).height == drift_before
-    row = after.entities.filter(after.entities["entity_id"] == key).row(0, named=True)
-    old = before.entities.filter(before.entities["entity_id"] == key).row(0, named=True)
-    assert row["ledger_spend"] == pytest.approx(old["ledger_spend"] + 5.0)
+    try:
+        after = reconcile(database_url, lake)
+        assert after.entities.filter(~after.entities["drift_ok"]).height == drift_before
+        row = after.entities.filter(after.entities["entity_id"] == key).row(0, named=True)
+        old = before.entities.filter(before.entities["entity_id"] == key).row(0, named=True)
+        assert row["ledger_spend"] == pytest.approx(old["ledger_spend"] + 5.0)
+    finally:  # the seeded data as it was, for the tests that run after this one
+        with psycopg.connect(database_url) as conn:
+            conn.execute("""DELETE FROM "LiteLLM_SpendLogs" WHERE request_id IN ('late-0', 'late-1')""")
+            conn.execute('UPDATE "LiteLLM_VerificationToken" SET spend = spend - 5 WHERE token = %s', (key,))
+            conn.execute('UPDATE "LiteLLM_TeamTable" SET spend = spend - 5 WHERE team_id = %s', (team,))
 
 
 def test_write_back_on_the_seeded_data_is_idempotent(seeded, database_url: str) -> None:
