@@ -161,7 +161,7 @@ def test_a_receiver_that_is_down_costs_a_bounded_time_and_gets_the_alert_later(
     db: str, tmp_path: Path, receiver: Receiver
 ) -> None:
     policy = _policy(receiver)
-    receiver.stop()
+    receiver.stop(keep_port=True)  # down: its port refuses connections until it is back
     _spend(db, 5.0, datetime(2026, 5, 3))
     began = time.monotonic()
     _, delivered = _run(db, tmp_path, policy)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import psycopg
@@ -51,9 +52,23 @@ def _drift(conn: psycopg.Connection) -> dict[str, set[str]]:
     return drifted
 
 
-@pytest.fixture(scope="module")
+_SEEDED: dict[str, SeedReport] = {}  # database URL -> the default seed it holds
+
+
+@pytest.fixture
 def clean(database_url: str) -> SeedReport:
-    return _seed(database_url)
+    """The default seed, made again only when a test that seeds its own data ran since (any order)."""
+    if database_url not in _SEEDED:
+        _SEEDED[database_url] = _seed(database_url)
+    return _SEEDED[database_url]
+
+
+@pytest.fixture
+def reseeding(database_url: str) -> Iterator[None]:
+    """A test that seeds the database its own way: the next test wanting `clean` seeds it again."""
+    _SEEDED.pop(database_url, None)
+    yield
+    _SEEDED.pop(database_url, None)
 
 
 def test_rows_and_window(clean: SeedReport, database_url: str) -> None:
@@ -184,6 +199,7 @@ def test_traffic_is_skewed_with_a_daily_rhythm_and_tags(clean: SeedReport, datab
         assert "env:prod" in envs
 
 
+@pytest.mark.usefixtures("reseeding")
 def test_same_seed_same_data(database_url: str) -> None:
     fingerprint = """SELECT md5(string_agg(request_id || api_key || model || spend::text || created_at::text || metadata::text, ','
                                  ORDER BY request_id)) FROM "LiteLLM_SpendLogs" """
@@ -197,6 +213,7 @@ def test_same_seed_same_data(database_url: str) -> None:
     assert runs[0][0] != runs[2][0] and runs[0][1] != runs[2][1]
 
 
+@pytest.mark.usefixtures("reseeding")
 def test_anomalies_are_there_to_find(database_url: str) -> None:
     report = _seed(database_url, logs=20_000, anomalies=True)
     kinds = {a.kind for a in report.anomalies}
@@ -236,6 +253,7 @@ def test_anomalies_are_there_to_find(database_url: str) -> None:
         assert late >= 20
 
 
+@pytest.mark.usefixtures("reseeding")
 def test_cli_seed_prints_a_summary(cli_env: dict[str, str]) -> None:
     result = run_cli(
         "seed", "--logs", "3000", "--days", "3", "--seed", "3", "--anomalies", "--reset", env=cli_env
@@ -247,6 +265,7 @@ def test_cli_seed_prints_a_summary(cli_env: dict[str, str]) -> None:
     assert "entities over budget:" in result.stdout
 
 
+@pytest.mark.usefixtures("reseeding")
 def test_bulk_load_rebuilds_every_index(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The bulk path (indexes dropped, COPY, indexes rebuilt on two connections) ends with the same schema."""
     from llmusage.devtools.seed import loader

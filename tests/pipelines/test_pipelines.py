@@ -14,6 +14,8 @@ import psycopg
 import pytest
 
 from llmusage.devtools.seed import SeedOptions, seed
+from llmusage.reconcile.breaches import entity_label
+from llmusage.reconcile.store import load
 
 warnings.filterwarnings("ignore", message=r".*currently in (beta|preview)")
 
@@ -35,6 +37,44 @@ def seeded(database_url: str):
 @pytest.fixture
 def resources(database_url: str, tmp_path: Path) -> dict[str, object]:
     return {"postgres": PostgresResource(database_url=database_url), "lake": LakeResource(home=str(tmp_path))}
+
+
+def _marked(url: str) -> set[tuple[str, str]]:
+    """The entities carrying llmusage's block marker in PostgreSQL."""
+    with psycopg.connect(url) as conn:
+        return set(
+            conn.execute(
+                """SELECT 'key', token FROM "LiteLLM_VerificationToken" WHERE metadata ? 'llmusage_block'
+                   UNION ALL SELECT 'user', user_id FROM "LiteLLM_UserTable" WHERE user_metadata ? 'llmusage_block'
+                   UNION ALL SELECT 'team', team_id FROM "LiteLLM_TeamTable" WHERE metadata ? 'llmusage_block'
+                   UNION ALL SELECT 'organization', organization_id FROM "LiteLLM_OrganizationTable"
+                             WHERE metadata ? 'llmusage_block'"""
+            ).fetchall()
+        )
+
+
+def _over_budget_in_postgres(url: str) -> set[tuple[str, str]]:
+    """Entities whose logs (summed by PostgreSQL, a log's organization being its team's, else its user's)
+    reach their lifetime max_budget: what the budget check must name, no more and no fewer."""
+    with psycopg.connect(url) as conn:
+        return set(
+            conn.execute(
+                """WITH l AS (
+                     SELECT l.api_key, l."user", l.team_id, l.spend,
+                            COALESCE(t.organization_id, u.organization_id) AS org
+                     FROM "LiteLLM_SpendLogs" l LEFT JOIN "LiteLLM_TeamTable" t ON t.team_id = l.team_id
+                     LEFT JOIN "LiteLLM_UserTable" u ON u.user_id = l."user")
+                   SELECT 'key', k.token FROM "LiteLLM_VerificationToken" k JOIN l ON l.api_key = k.token
+                     WHERE k.max_budget IS NOT NULL GROUP BY k.token, k.max_budget HAVING sum(l.spend) >= k.max_budget
+                   UNION ALL SELECT 'user', u.user_id FROM "LiteLLM_UserTable" u JOIN l ON l."user" = u.user_id
+                     WHERE u.max_budget IS NOT NULL GROUP BY u.user_id, u.max_budget HAVING sum(l.spend) >= u.max_budget
+                   UNION ALL SELECT 'team', t.team_id FROM "LiteLLM_TeamTable" t JOIN l ON l.team_id = t.team_id
+                     WHERE t.max_budget IS NOT NULL GROUP BY t.team_id, t.max_budget HAVING sum(l.spend) >= t.max_budget
+                   UNION ALL SELECT 'organization', o.organization_id FROM "LiteLLM_OrganizationTable" o
+                     JOIN l ON l.org = o.organization_id WHERE o.max_budget IS NOT NULL
+                     GROUP BY o.organization_id, o.max_budget HAVING sum(l.spend) >= o.max_budget"""
+            ).fetchall()
+        )
 
 
 def _flag_markers(url: str) -> int:
@@ -88,15 +128,24 @@ def test_whole_graph_with_a_seeded_overrun(seeded, database_url: str, resources:
     assert checks["spend_logs_quality"].passed
     overrun = checks["no_budget_exceeded"]
     assert not overrun.passed and overrun.severity == dg.AssetCheckSeverity.ERROR
-    expected = {a.entity_id for a in seeded.anomalies if a.kind == "over_budget"}
+    # Exactly the entities PostgreSQL's own sums put over budget: the seed's planted overruns, no other.
+    expected = _over_budget_in_postgres(database_url)
+    assert expected == {(a.entity_type, a.entity_id) for a in seeded.anomalies if a.kind == "over_budget"}
     offenders = overrun.metadata["offenders"]
-    assert overrun.metadata["exceeded"].value >= len(expected)
+    assert overrun.metadata["exceeded"].value == len(expected)
     assert not checks["spend_drift_within_tolerance"].passed
     assert checks["spend_drift_within_tolerance"].severity == dg.AssetCheckSeverity.WARN
-    assert isinstance(offenders, dg.TableMetadataValue) and len(offenders.records) >= len(expected)
+    assert isinstance(offenders, dg.TableMetadataValue)
+    entities = load(resources["lake"].reconcile_dir).entities  # type: ignore[attr-defined]
+    labels = {
+        (r["entity_type"], r["entity_id"]): entity_label(r["name"], r["entity_id"])
+        for r in entities.iter_rows(named=True)
+    }
+    named = sorted((r.data["kind"], r.data["entity"]) for r in offenders.records)
+    assert named == sorted((kind, labels[(kind, entity)]) for kind, entity in expected)
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert {"spend_logs", "spend_daily", "warehouse", "budget_status", "budget_flags"} <= materialized
-    assert _flag_markers(database_url) >= 3  # the overrun keys, teams and user flagged in PostgreSQL
+    assert _marked(database_url) == expected  # flagged in PostgreSQL: the overruns, and nothing else
 
 
 def test_a_corrupted_row_fails_the_suite_and_keeps_flags_unwritten(

@@ -37,7 +37,6 @@ warnings.filterwarnings("ignore", message=r".*currently in (beta|preview)")
 from pipelines.materialize import materialize_month, materialize_range  # noqa: E402
 from pipelines.resources import LakeResource, PostgresResource  # noqa: E402
 
-NOW = datetime.now(UTC).replace(tzinfo=None, microsecond=0)  # budget_status reconciles at the clock
 KINDS = ("key", "user", "team", "organization")
 BLOCKABLE = ("key", "team")
 MASTER = "sk-litellm-master-dagster"
@@ -59,8 +58,11 @@ class Run:
 
 @pytest.fixture(scope="module")
 def run(litellm_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Run:
+    # budget_status reconciles at the clock: the scenario's "now" is read here, not at import (in a random
+    # order this module may run minutes after it was imported, and the reset-lag drift depends on it)
+    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     with psycopg.connect(litellm_database_url) as conn:
-        scenario = seed_litellm(conn, now=NOW, seed=23)
+        scenario = seed_litellm(conn, now=now, seed=23)
     with psycopg.connect(litellm_database_url, autocommit=True) as conn:
         migrate(conn)  # `llmusage db migrate`: the schema llmusage only
         before = catalog_fingerprint(conn)
@@ -73,7 +75,7 @@ def run(litellm_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
         )
         resources = {"postgres": postgres, "lake": LakeResource(home=str(home))}
         instance = dg.DagsterInstance.ephemeral()
-        first, last = scenario.retention_cutoff.date(), NOW.date()
+        first, last = scenario.retention_cutoff.date(), now.date()
         graph = materialize_range(first, last, instance, resources)
         month = materialize_month(last, instance, resources)
     finally:

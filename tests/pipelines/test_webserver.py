@@ -1,4 +1,5 @@
-"""The real dagster-webserver on a free loopback port: the asset graph read through its GraphQL API."""
+"""The real dagster-webserver on a free loopback port (known to be its own): the asset graph read through its
+GraphQL API."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 from llmusage.devtools.loopback import free_port
+from support.proxy import listens
 
 ROOT = Path(__file__).resolve().parents[2]
 QUERY = "{ assetNodes { assetKey { path } groupName hasAssetChecks dependencyKeys { path } } }"
@@ -25,33 +27,55 @@ def _post(url: str, query: str) -> dict:
         return json.loads(response.read())
 
 
+def _start(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    """dagster-webserver on a free port, known to be the one answering there; a port another process took
+    between choosing and binding it is chosen again."""
+    webserver = Path(sys.executable).with_name("dagster-webserver")
+    for _ in range(5):
+        port = free_port()
+        proc = subprocess.Popen(
+            [str(webserver), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 180
+        while proc.poll() is None:
+            try:
+                if listens(proc.pid, port):
+                    with urllib.request.urlopen(f"{base}/server_info", timeout=5) as response:
+                        if response.status == 200:
+                            return proc, base
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                _stop(proc)
+                raise AssertionError("dagster-webserver did not answer within 180 s")
+            time.sleep(0.5)
+        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+        if "address already in use" not in err.lower():
+            raise AssertionError(err[-2000:] or "exited")
+    raise AssertionError("no free port in five tries")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
 def test_webserver_serves_the_asset_graph(tmp_path: Path) -> None:
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LLMUSAGE_", "DAGSTER_"))}
     env.update(DAGSTER_HOME=str(tmp_path), LLMUSAGE_HOME=str(tmp_path / "home"))
     (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    webserver = Path(sys.executable).with_name("dagster-webserver")
-    proc = subprocess.Popen(
-        [str(webserver), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
+    proc, base = _start(env)
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert proc.poll() is None, proc.stderr.read().decode()[-2000:] if proc.stderr else "exited"
-            try:
-                with urllib.request.urlopen(f"{base}/server_info", timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "dagster-webserver did not answer within 180 s"
-            time.sleep(0.5)
         nodes = _post(f"{base}/graphql", QUERY)["data"]["assetNodes"]
         by_key = {"/".join(n["assetKey"]["path"]): n for n in nodes}
         assert by_key["spend_logs"]["groupName"] == "ingest" and by_key["spend_logs"]["hasAssetChecks"]
@@ -59,9 +83,4 @@ def test_webserver_serves_the_asset_graph(tmp_path: Path) -> None:
         assert by_key["warehouse"]["groupName"] == "warehouse"
         assert ["budget_status"] in [d["path"] for d in by_key["budget_flags"]["dependencyKeys"]]
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        _stop(proc)

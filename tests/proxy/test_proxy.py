@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from support.proxy import (
-    free_port,
+    closed_port,
     http,
     mock_and_proxy,
     sha,
@@ -39,21 +39,39 @@ KEYS = {
     "org_budget": "sk-test-orgbudget-0000000000",
     "concurrent": "sk-test-concurrent-000000000",
     "to_block": "sk-test-toblock-000000000000",
+    "invariants": "sk-test-invariants-000000000",
+    # A real budget crossed by real spend, one level at a time: two keys under each capped entity.
+    "cap_user": "sk-test-capuser-000000000000",
+    "cap_user_2": "sk-test-capuser2-00000000000",
+    "cap_team": "sk-test-capteam-000000000000",
+    "cap_team_2": "sk-test-capteam2-00000000000",
+    "cap_organization": "sk-test-caporg-0000000000000",
+    "cap_organization_2": "sk-test-caporg2-000000000000",
 }
+CAP = 0.0003  # the budget of u-cap, team-cap and org-cap: a 100-token answer (0.000201) fits once, not twice
 
 
-def _setup(conn: psycopg.Connection, mock_url: str) -> None:
+def _setup(conn: psycopg.Connection, mock_url: str, dead_url: str) -> None:
     x = conn.execute
     x(
-        """INSERT INTO "LiteLLM_OrganizationTable" (organization_id, max_budget) VALUES ('org-1', NULL), ('org-broke', 0)"""
+        """INSERT INTO "LiteLLM_OrganizationTable" (organization_id, max_budget) VALUES ('org-1', NULL), ('org-broke', 0),
+           ('org-cap', %s), ('org-inv', NULL)""",
+        (CAP,),
     )
-    x("""INSERT INTO "LiteLLM_TeamTable" (team_id, organization_id, max_budget, models, blocked) VALUES
+    x(
+        """INSERT INTO "LiteLLM_TeamTable" (team_id, organization_id, max_budget, models, blocked) VALUES
          ('team-a', 'org-1', NULL, NULL, FALSE), ('team-blocked', 'org-1', NULL, NULL, TRUE),
          ('team-limited', 'org-1', NULL, ARRAY['chat-cheap'], FALSE), ('team-broke', 'org-1', 0, NULL, FALSE),
-         ('team-orgbroke', 'org-broke', NULL, NULL, FALSE), ('team-conc', NULL, NULL, NULL, FALSE)""")
-    x("""INSERT INTO "LiteLLM_UserTable" (user_id, user_role, organization_id, max_budget, user_metadata) VALUES
+         ('team-orgbroke', 'org-broke', NULL, NULL, FALSE), ('team-conc', NULL, NULL, NULL, FALSE),
+         ('team-cap', NULL, %(cap)s, NULL, FALSE), ('team-in-org-cap', 'org-cap', NULL, NULL, FALSE)""",
+        {"cap": CAP},
+    )
+    x(
+        """INSERT INTO "LiteLLM_UserTable" (user_id, user_role, organization_id, max_budget, user_metadata) VALUES
          ('alice', 'user', 'org-1', NULL, '{}'), ('flagged', 'user', 'org-1', NULL, '{"llmusage_block": {"reason": "budget_exceeded"}}'),
-         ('broke', 'user', 'org-1', 0, '{}')""")
+         ('broke', 'user', 'org-1', 0, '{}'), ('u-cap', 'user', NULL, %s, '{}'), ('u-inv', 'user', 'org-inv', NULL, '{}')""",
+        (CAP,),
+    )
     rows = [
         ("good", "alice", "team-a", None, None, "NULL", False),
         ("expired", "alice", "team-a", None, None, "now() - interval '1 hour'", False),
@@ -68,6 +86,13 @@ def _setup(conn: psycopg.Connection, mock_url: str) -> None:
         ("org_budget", None, "team-orgbroke", None, None, "NULL", False),
         ("concurrent", None, "team-conc", None, 0.001, "NULL", False),
         ("to_block", "alice", "team-a", None, None, "NULL", False),
+        ("invariants", "u-inv", None, None, None, "NULL", False),  # its organization is its user's
+        ("cap_user", "u-cap", None, None, None, "NULL", False),
+        ("cap_user_2", "u-cap", None, None, None, "NULL", False),
+        ("cap_team", None, "team-cap", None, None, "NULL", False),
+        ("cap_team_2", None, "team-cap", None, None, "NULL", False),
+        ("cap_organization", None, "team-in-org-cap", None, None, "NULL", False),
+        ("cap_organization_2", None, "team-in-org-cap", None, None, "NULL", False),
     ]
     for alias, user, team, models, budget, expires, blocked in rows:
         x(
@@ -75,12 +100,11 @@ def _setup(conn: psycopg.Connection, mock_url: str) -> None:
                 expires, blocked) VALUES (%s, %s, %s, %s, %s, %s, {expires}, %s)""",
             (sha(KEYS[alias]), alias, user, team, models, budget, blocked),
         )
-    dead = f"http://127.0.0.1:{free_port()}/v1"
     for name, base, out in (
         ("chat", mock_url, OUT),
         ("chat-cheap", mock_url, OUT / 2),
         ("embed", mock_url, 0.0),
-        ("dead", dead, OUT),
+        ("dead", dead_url, OUT),
     ):
         params = {"model": f"openai/up-{name}", "api_base": base, "api_key": "os.environ/MOCK_PROVIDER_KEY"}
         x(
@@ -99,10 +123,15 @@ def _setup(conn: psycopg.Connection, mock_url: str) -> None:
 @pytest.fixture(scope="module")
 def world(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     tmp = tmp_path_factory.mktemp("proxy")
-    with mock_and_proxy(database_url, tmp, _setup, "--cache-ttl", "0.3", "--upstream-timeout", "1.5") as (
-        mock,
-        proxy,
-    ):
+    with (
+        closed_port() as dead,  # the "dead" model's upstream: a port that refuses, held for the module
+        mock_and_proxy(
+            database_url,
+            tmp,
+            lambda conn, mock_url: _setup(conn, mock_url, f"http://127.0.0.1:{dead}/v1"),
+            "--cache-ttl", "0.3", "--upstream-timeout", "1.5",
+        ) as (mock, proxy),
+    ):  # fmt: skip
         yield {"proxy": proxy, "mock": mock, "db": database_url, "tmp": tmp}
 
 
@@ -197,7 +226,10 @@ def test_completions_and_embeddings(world: dict[str, Any]) -> None:
 
 
 def test_models_lists_what_the_key_may_use(world: dict[str, Any]) -> None:
-    assert {m.id for m in client(world).models.list()} == {"chat", "chat-cheap", "embed", "dead"}
+    with psycopg.connect(world["db"]) as conn:  # the whole catalog (test_management_api may have added one)
+        catalog = {r[0] for r in conn.execute('SELECT model_name FROM "LiteLLM_ProxyModelTable"')}
+    assert {"chat", "chat-cheap", "embed", "dead"} <= catalog
+    assert {m.id for m in client(world).models.list()} == catalog
     assert {m.id for m in client(world, "key_models").models.list()} == {"chat-cheap"}
     assert {m.id for m in client(world, "team_models").models.list()} == {"chat-cheap"}
 
@@ -237,6 +269,40 @@ def test_budget_refusals(world: dict[str, Any], key: str) -> None:
     assert err.status_code == 429
     assert err.response.json()["error"]["type"] == "budget_exceeded"
     assert err.response.headers["x-should-retry"] == "false"
+
+
+@pytest.mark.parametrize("kind", ["user", "team", "organization"])
+def test_real_spend_crosses_a_user_team_or_organization_budget(world: dict[str, Any], kind: str) -> None:
+    """Only the `kind` is capped (CAP); its keys have no budget: its own spend must stop it, for every key."""
+
+    def ask(key: str) -> tuple[int, str]:
+        try:
+            raw = client(world, key).chat.completions.with_raw_response.create(
+                model="chat", messages=[{"role": "user", "content": "hi"}], max_tokens=100
+            )
+        except openai.APIStatusError as exc:
+            return exc.status_code, exc.response.json()["error"]["message"]
+        return raw.http_response.status_code, raw.headers["x-request-id"]
+
+    first, second, third = (ask(f"cap_{kind}") for _ in range(3))
+    assert (first[0], second[0], third[0]) == (200, 200, 429), (first, second, third)
+    assert third[1].startswith(f"budget exceeded for {kind}: spend 0.000402 >= max_budget 0.000300")
+    other = ask(f"cap_{kind}_2")  # a key that never spent: the entity's spend refuses it too
+    assert other[0] == 429 and other[1].startswith(f"budget exceeded for {kind}:")
+    table, column, entity = {
+        "user": ("LiteLLM_UserTable", "user_id", "u-cap"),
+        "team": ("LiteLLM_TeamTable", "team_id", "team-cap"),
+        "organization": ("LiteLLM_OrganizationTable", "organization_id", "org-cap"),
+    }[kind]
+    query = f'SELECT spend FROM "{table}" WHERE {column} = %s'
+    expected = 2 * (IN + 100 * OUT)  # the two answers, nothing refused
+    with psycopg.connect(world["db"], autocommit=True) as conn:
+
+        def spent() -> float:
+            return conn.execute(query, (entity,)).fetchone()[0] or 0.0
+
+        wait_for(lambda: spent() >= expected - 1e-15)  # both rows committed (they are written in batches)
+        assert spent() == pytest.approx(expected, abs=1e-15)
 
 
 def test_malformed_and_unknown_routes(world: dict[str, Any]) -> None:
@@ -332,8 +398,8 @@ def test_concurrent_requests_overshoot_by_at_most_the_in_flight_cost(world: dict
     cost = IN + 100 * OUT
     # The reservation (estimated prompt + max_tokens) admits requests while spend + reserved < budget.
     assert ok >= 1 and (ok - 1) * cost < 0.001
-    with psycopg.connect(world["db"]) as conn:
-        wait_for(
+    with psycopg.connect(world["db"], autocommit=True) as conn:  # every 200 was logged, and only those
+        assert wait_for(
             lambda: conn.execute(
                 'SELECT count(*) = %s FROM "LiteLLM_SpendLogs" WHERE api_key = %s',
                 (ok, sha(KEYS["concurrent"])),
@@ -404,8 +470,12 @@ def test_management_api(world: dict[str, Any]) -> None:
 
 
 def test_health_ready_and_final_invariants(world: dict[str, Any]) -> None:
+    """Whatever ran before (or nothing): after a request of its own, every counter equals its logs."""
     url = world["proxy"].url
     assert http("GET", url + "/health")[0] == 200
+    client(world, "invariants").chat.completions.create(
+        model="chat", messages=[{"role": "user", "content": "a b c"}], max_tokens=3
+    )
 
     def drained() -> bool:
         status, _, body = http("GET", url + "/health/ready")
@@ -414,11 +484,9 @@ def test_health_ready_and_final_invariants(world: dict[str, Any]) -> None:
     assert wait_for(drained)
     with psycopg.connect(world["db"]) as conn:
         assert spend_mismatches(conn) == []
-        org = conn.execute(
-            """SELECT o.spend, (SELECT COALESCE(SUM(l.spend), 0) FROM "LiteLLM_SpendLogs" l
-                 JOIN "LiteLLM_TeamTable" t ON t.team_id = l.team_id WHERE t.organization_id = 'org-1')
-               FROM "LiteLLM_OrganizationTable" o WHERE organization_id = 'org-1'"""
+        (org,) = conn.execute(
+            """SELECT spend FROM "LiteLLM_OrganizationTable" WHERE organization_id = 'org-inv'"""
         ).fetchone()
-        assert org[0] == pytest.approx(org[1], abs=1e-12) and org[0] > 0
+        assert org == pytest.approx(3 * IN + 3 * OUT, abs=1e-15)
     logs = Path(world["proxy"].log).read_text()
     assert "sk-provider-secret" not in logs and not any(k in logs for k in KEYS.values())

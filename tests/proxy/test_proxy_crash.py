@@ -1,13 +1,16 @@
 """No accepted spend log is lost: a PostgreSQL outage under load, then kill -9 of the proxy, then a restart.
 
-Every request that got a 200 must have exactly one spend log afterwards, and every key's, user's and
-team's spend must equal the sum of its logs.
+Every request that got a 200 must have exactly one spend log afterwards, and every key's, user's, team's
+and organization's spend must equal the sum of its logs. A replayed segment whose rows are partly in
+PostgreSQL already counts only the rows that are new. Each test stands alone (`seeded` makes the accounts,
+each test points the model at its own mock).
 """
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import openai
@@ -30,8 +33,53 @@ pytestmark = pytest.mark.slow  # a fault, outage, crash or soak test: left out o
 KEYS = [f"sk-crash-{i}-{'0' * 20}" for i in range(3)]
 
 
+@pytest.fixture(scope="module")
+def seeded(database_url: str) -> str:
+    """An organization, a team in it, a user and three keys in the team, and a priced model whose
+    upstream each test sets (`_point_at`)."""
+    with psycopg.connect(database_url) as conn:
+        _setup(conn, "http://127.0.0.1:9/v1")
+    return database_url
+
+
+def _point_at(database_url: str, mock_url: str) -> None:
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            """UPDATE "LiteLLM_ProxyModelTable"
+               SET litellm_params = jsonb_set(litellm_params, '{api_base}', to_jsonb(%s::text))""",
+            (mock_url,),
+        )
+
+
+def _drained(url: str) -> Callable[[], bool]:
+    def check() -> bool:
+        status, _, body = http("GET", url + "/health/ready")
+        return status == 200 and json.loads(body)["spool"]["depth"] == 0
+
+    return check
+
+
+def _counters(conn: psycopg.Connection) -> dict[str, float]:
+    """The spend columns of the key KEYS[1], its user, its team and the team's organization."""
+    return dict(
+        conn.execute(
+            """SELECT 'key', spend FROM "LiteLLM_VerificationToken" WHERE token = %s
+               UNION ALL SELECT 'user', spend FROM "LiteLLM_UserTable" WHERE user_id = 'u-c'
+               UNION ALL SELECT 'team', spend FROM "LiteLLM_TeamTable" WHERE team_id = 'team-c'
+               UNION ALL SELECT 'organization', spend FROM "LiteLLM_OrganizationTable"
+                         WHERE organization_id = 'org-c'""",
+            (sha(KEYS[1]),),
+        ).fetchall()
+    )
+
+
 def _setup(conn: psycopg.Connection, mock_url: str) -> None:
-    conn.execute("""INSERT INTO "LiteLLM_TeamTable" (team_id, max_budget) VALUES ('team-c', 1000)""")
+    conn.execute(
+        """INSERT INTO "LiteLLM_OrganizationTable" (organization_id, max_budget) VALUES ('org-c', 1000)"""
+    )
+    conn.execute(
+        """INSERT INTO "LiteLLM_TeamTable" (team_id, organization_id, max_budget) VALUES ('team-c', 'org-c', 1000)"""
+    )
     conn.execute(
         """INSERT INTO "LiteLLM_UserTable" (user_id, user_role, max_budget) VALUES ('u-c', 'user', 1000)"""
     )
@@ -51,15 +99,16 @@ def _setup(conn: psycopg.Connection, mock_url: str) -> None:
     conn.commit()
 
 
-def test_outage_then_kill9_loses_no_accepted_log(database_url: str, tmp_path: Path) -> None:
+def test_outage_then_kill9_loses_no_accepted_log(seeded: str, tmp_path: Path) -> None:
+    database_url = seeded
     env = proxy_env(database_url, tmp_path / "home")
     mock = start_mock(tmp_path, env)
     proxy = None
     try:
-        with psycopg.connect(database_url) as conn:
-            _setup(conn, mock.url + "/v1")
+        _point_at(database_url, mock.url + "/v1")
         proxy = start_proxy(tmp_path, env, "--cache-ttl", "0.5")
         ok: list[str] = []
+        refused: list[int] = []  # any answer but a 200 (a 500 included) while the proxy was up
         lock = threading.Lock()
         stop = threading.Event()
 
@@ -74,7 +123,11 @@ def test_outage_then_kill9_loses_no_accepted_log(database_url: str, tmp_path: Pa
                         messages=[{"role": "user", "content": f"w{i} n{n}"}],
                         max_tokens=1 + n % 5,
                     )
-                except (openai.APIConnectionError, openai.APIStatusError):
+                except openai.APIStatusError as exc:
+                    with lock:
+                        refused.append(exc.status_code)
+                    continue
+                except openai.APIConnectionError:  # the kill -9: the connection is gone, not answered
                     if stop.is_set():
                         return
                     continue
@@ -95,16 +148,12 @@ def test_outage_then_kill9_loses_no_accepted_log(database_url: str, tmp_path: Pa
                 t.join(15)
         finally:
             set_database_reachable(database_url, True)
+        assert refused == []  # during the outage too: every answer was a 200 (spooled), none a 5xx
         spooled = list((tmp_path / "home" / "spool").glob("seg-*.jsonl"))
         assert spooled  # the outage left rows in the spool
 
         proxy = start_proxy(tmp_path, env)
-
-        def drained() -> bool:
-            status, _, body = http("GET", proxy.url + "/health/ready")
-            return status == 200 and json.loads(body)["spool"]["depth"] == 0
-
-        assert wait_for(drained, timeout=30)
+        assert wait_for(_drained(proxy.url), timeout=30)
         with psycopg.connect(database_url) as conn:
             found = conn.execute(
                 'SELECT request_id, count(*) FROM "LiteLLM_SpendLogs" WHERE request_id = ANY(%s) GROUP BY 1',
@@ -117,24 +166,22 @@ def test_outage_then_kill9_loses_no_accepted_log(database_url: str, tmp_path: Pa
                 """SELECT spend FROM "LiteLLM_TeamTable" WHERE team_id = 'team-c'"""
             ).fetchone()[0]
             assert team == pytest.approx(total, abs=1e-12) and total > 0
-        assert not list((tmp_path / "home" / "spool").glob("seg-*.jsonl")) or drained()
+            assert _counters(conn)["organization"] == pytest.approx(total, abs=1e-12)
+        left = [p.name for p in spooled if p.exists()]
+        assert left == []  # the dead proxy's segments, replayed and committed, are gone
     finally:
         if proxy is not None:
             proxy.stop()
         mock.stop()
 
 
-def test_a_full_spool_refuses_with_503_until_postgres_is_back(database_url: str, tmp_path: Path) -> None:
+def test_a_full_spool_refuses_with_503_until_postgres_is_back(seeded: str, tmp_path: Path) -> None:
+    database_url = seeded
     env = proxy_env(database_url, tmp_path / "home")
     mock = start_mock(tmp_path, env)
     proxy = None
     try:
-        with psycopg.connect(database_url) as conn:  # the module's database: point the model at this mock
-            conn.execute(
-                """UPDATE "LiteLLM_ProxyModelTable"
-                   SET litellm_params = jsonb_set(litellm_params, '{api_base}', to_jsonb(%s::text))""",
-                (mock.url + "/v1",),
-            )
+        _point_at(database_url, mock.url + "/v1")
         proxy = start_proxy(tmp_path, env, "--spool-max-mb", "0.002")  # about 3 rows
         c = openai.OpenAI(base_url=proxy.url + "/v1", api_key=KEYS[0], max_retries=0, timeout=10)
 
@@ -167,9 +214,8 @@ def test_a_full_spool_refuses_with_503_until_postgres_is_back(database_url: str,
         mock.stop()
 
 
-def test_a_row_postgres_refuses_is_set_aside_and_does_not_block_the_rest(
-    database_url: str, tmp_path: Path
-) -> None:
+def test_a_row_postgres_refuses_is_set_aside_and_does_not_block_the_rest(seeded: str, tmp_path: Path) -> None:
+    database_url = seeded
     spool = tmp_path / "home" / "spool"
     spool.mkdir(parents=True)
     good = {
@@ -186,17 +232,10 @@ def test_a_row_postgres_refuses_is_set_aside_and_does_not_block_the_rest(
     (spool / "seg-1-000001.jsonl").write_text(json.dumps(bad) + "\n" + json.dumps(good) + "\n")
     env = proxy_env(database_url, tmp_path / "home")
     with psycopg.connect(database_url) as conn:
-        spend_before = conn.execute(
-            """SELECT spend FROM "LiteLLM_TeamTable" WHERE team_id = 'team-c'"""
-        ).fetchone()[0]
+        before = _counters(conn)
     proxy = start_proxy(tmp_path, env)
     try:
-
-        def drained() -> bool:
-            status, _, body = http("GET", proxy.url + "/health/ready")
-            return status == 200 and json.loads(body)["spool"]["depth"] == 0
-
-        assert wait_for(drained, timeout=30)
+        assert wait_for(_drained(proxy.url), timeout=30)
         with psycopg.connect(database_url) as conn:
             ids = {
                 r[0]
@@ -205,13 +244,74 @@ def test_a_row_postgres_refuses_is_set_aside_and_does_not_block_the_rest(
                 )
             }
             assert ids == {"orphan-good"}
-            team = conn.execute(
-                """SELECT spend FROM "LiteLLM_TeamTable" WHERE team_id = 'team-c'"""
-            ).fetchone()[0]
-            assert team == pytest.approx(spend_before + 0.5)
+            after = _counters(conn)
+            assert after == pytest.approx({kind: spend + 0.5 for kind, spend in before.items()})
             assert spend_mismatches(conn) == []
         [rejected] = list(spool.glob("rejected-*.jsonl"))
         assert json.loads(rejected.read_text())["request_id"] == "orphan-bad"
         assert not list(spool.glob("seg-1-*"))
+    finally:
+        proxy.stop()
+
+
+def test_a_replayed_segment_counts_only_the_rows_not_yet_written(seeded: str, tmp_path: Path) -> None:
+    """A proxy died after its batch committed but before its segment was deleted: the segment holds rows
+    PostgreSQL has, and one it has not. The next proxy replays it: key, user, team and organization grow by
+    the new row only, and every row is there once."""
+    database_url = seeded
+    row = {
+        "api_key": sha(KEYS[1]),
+        "model": "chat",
+        "user": "u-c",
+        "team_id": "team-c",
+        "metadata": {},
+        "created_at": "2026-01-02T00:00:00",
+    }
+    written = [{**row, "request_id": f"replay-old-{i}", "spend": 0.125 * (i + 1)} for i in range(2)]
+    new = {**row, "request_id": "replay-new", "spend": 0.0625}
+    with psycopg.connect(database_url) as conn:  # the rows and the counters as the dead proxy left them
+        for r in written:
+            conn.execute(
+                """INSERT INTO "LiteLLM_SpendLogs" (request_id, api_key, model, spend, "user", team_id, metadata,
+                   created_at) VALUES (%s, %s, %s, %s, %s, %s, '{}', %s)""",
+                (
+                    r["request_id"],
+                    r["api_key"],
+                    r["model"],
+                    r["spend"],
+                    r["user"],
+                    r["team_id"],
+                    r["created_at"],
+                ),
+            )
+        old = sum(r["spend"] for r in written)
+        conn.execute(
+            'UPDATE "LiteLLM_VerificationToken" SET spend = spend + %s WHERE token = %s', (old, sha(KEYS[1]))
+        )
+        conn.execute("""UPDATE "LiteLLM_UserTable" SET spend = spend + %s WHERE user_id = 'u-c'""", (old,))
+        conn.execute("""UPDATE "LiteLLM_TeamTable" SET spend = spend + %s WHERE team_id = 'team-c'""", (old,))
+        conn.execute(
+            """UPDATE "LiteLLM_OrganizationTable" SET spend = spend + %s WHERE organization_id = 'org-c'""",
+            (old,),
+        )
+        assert spend_mismatches(conn) == []
+        before = _counters(conn)
+    spool = tmp_path / "home" / "spool"
+    spool.mkdir(parents=True)
+    segment = spool / "seg-1-000007.jsonl"
+    segment.write_text("".join(json.dumps(r) + "\n" for r in [written[0], new, written[1]]))
+    proxy = start_proxy(tmp_path, proxy_env(database_url, tmp_path / "home"))
+    try:
+        assert wait_for(_drained(proxy.url), timeout=30)
+        with psycopg.connect(database_url) as conn:
+            after = _counters(conn)
+            assert after == pytest.approx({kind: spend + 0.0625 for kind, spend in before.items()}, abs=1e-12)
+            counts = conn.execute(
+                """SELECT request_id, count(*) FROM "LiteLLM_SpendLogs" WHERE request_id LIKE 'replay-%'
+                   GROUP BY 1 ORDER BY 1"""
+            ).fetchall()
+            assert counts == [("replay-new", 1), ("replay-old-0", 1), ("replay-old-1", 1)]
+            assert spend_mismatches(conn) == []
+        assert not segment.exists()
     finally:
         proxy.stop()

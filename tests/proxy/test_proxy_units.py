@@ -108,7 +108,17 @@ def test_budget_windows_replace_the_spend_column() -> None:
     check_principal(principal)
     ledger = Ledger(2.0)
     ledger.observe(principal, 0.0)
+    assert ledger.spend(("key", "tok")) == 1.5
     ledger.admit(principal, 0.1)  # 1.5 spent in the window, under the 5.0 budget (9.0 lifetime)
+    spent = principal_from_row(row, 1.0, {("key", "tok"): 5.0})  # the window's spend reaches the budget
+    assert spent.spends[("key", "tok")] == 5.0
+    later = Ledger(2.0)
+    later.observe(spent, 1.0)
+    with pytest.raises(errors.ProxyError) as info:
+        later.admit(spent, 0.1)
+    assert info.value.status == 429
+    lifetime = principal_from_row(row, 0.0)  # no window spends given: the spend column (9.0) counts
+    assert lifetime.spends[("key", "tok")] == 9.0
 
 
 def test_route_resolves_the_provider_key_at_call_time(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,7 +18,6 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from llmusage.devtools.loopback import free_port
 from llmusage.devtools.seed.litellm import LitellmScenario, seed_litellm
 from llmusage.errors import LlmusageError
 from llmusage.pg.migrations import migrate
@@ -26,6 +25,7 @@ from llmusage.reconcile import ApplyReport, ReconcileOptions, reconcile, write_b
 from llmusage.reconcile.litellm_api import LitellmApi
 from support.db import cli_env_for, run_cli
 from support.litellm_stub import LitellmStub
+from support.proxy import closed_port
 
 NOW = datetime.now(UTC).replace(tzinfo=None, microsecond=0)  # the CLI reconciles at the database's clock
 MASTER = "sk-litellm-master-e2e"
@@ -51,6 +51,31 @@ def stub(litellm_database_url: str):
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("home")
+
+
+@pytest.fixture
+def fresh(scenario: LitellmScenario, litellm_database_url: str) -> LitellmScenario:
+    """The scenario as seeded, whatever ran before: nothing blocked in LiteLLM, nothing in llmusage's
+    tables (each test stands alone, in any order)."""
+    with psycopg.connect(litellm_database_url) as conn:
+        conn.execute('UPDATE "LiteLLM_VerificationToken" SET blocked = FALSE WHERE blocked')
+        conn.execute('UPDATE "LiteLLM_TeamTable" SET blocked = FALSE WHERE blocked')
+        conn.execute("DELETE FROM llmusage.budget_events")
+        conn.execute("DELETE FROM llmusage.budget_status")
+        conn.execute("DELETE FROM llmusage.alerts")
+    return scenario
+
+
+@pytest.fixture
+def applied(
+    fresh: LitellmScenario, stub: LitellmStub, litellm_database_url: str, tmp_path: Path
+) -> LitellmScenario:
+    """The scenario after one write-back through the API (every refused key and team blocked)."""
+    stub.reset()
+    report = _apply(litellm_database_url, tmp_path / "applied-lake", LitellmApi(stub.url, MASTER))
+    assert sorted(report.flagged) == sorted(_refused(fresh))
+    stub.reset()
+    return fresh
 
 
 def _refused(scenario: LitellmScenario) -> set[tuple[str, str]]:
@@ -89,16 +114,14 @@ def _env(url: str, home: Path, litellm_url: str) -> dict[str, str]:
     return {**env, "LLMUSAGE_LITELLM_URL": litellm_url, "LLMUSAGE_LITELLM_MASTER_KEY": MASTER}
 
 
-def test_the_scenario_has_keys_and_teams_to_block(
-    scenario: LitellmScenario, litellm_database_url: str
-) -> None:
-    refused = _refused(scenario)
+def test_the_scenario_has_keys_and_teams_to_block(fresh: LitellmScenario, litellm_database_url: str) -> None:
+    refused = _refused(fresh)
     assert {kind for kind, _ in refused} == {"key", "team"} and len(refused) >= 2
     assert _blocked(litellm_database_url) == set() and _llmusage_rows(litellm_database_url) == (0, 0)
 
 
 def test_a_wrong_master_key_is_refused_with_401_and_nothing_is_written(
-    scenario: LitellmScenario, stub: LitellmStub, litellm_database_url: str, tmp_path: Path
+    fresh: LitellmScenario, stub: LitellmStub, litellm_database_url: str, tmp_path: Path
 ) -> None:
     stub.reset()
     with pytest.raises(LlmusageError) as refused:
@@ -110,7 +133,7 @@ def test_a_wrong_master_key_is_refused_with_401_and_nothing_is_written(
 
 
 def test_an_api_failure_midway_is_put_back_and_nothing_is_written(
-    scenario: LitellmScenario, stub: LitellmStub, litellm_database_url: str, tmp_path: Path
+    fresh: LitellmScenario, stub: LitellmStub, litellm_database_url: str, tmp_path: Path
 ) -> None:
     stub.reset(fail_call=2)  # the first block goes through, the second is a 500
     with pytest.raises(LlmusageError) as failed:
@@ -125,10 +148,12 @@ def test_an_api_failure_midway_is_put_back_and_nothing_is_written(
 
 
 def test_an_api_that_is_down_is_one_clear_line_from_the_cli(
-    scenario: LitellmScenario, litellm_database_url: str, home: Path
+    fresh: LitellmScenario, litellm_database_url: str, tmp_path: Path
 ) -> None:
-    down = f"http://127.0.0.1:{free_port()}"
-    done = run_cli("reconcile", "--apply", env=_env(litellm_database_url, home, down))
+    home = tmp_path / "home"
+    with closed_port() as port:  # bound and never listening: really down for the whole call
+        down = f"http://127.0.0.1:{port}"
+        done = run_cli("reconcile", "--apply", env=_env(litellm_database_url, home, down))
     assert done.returncode == 1
     [line] = done.stderr.strip().splitlines()
     assert line.startswith("llmusage: error: LiteLLM's management API at " + down + " is unreachable")
@@ -138,14 +163,14 @@ def test_an_api_that_is_down_is_one_clear_line_from_the_cli(
 
 
 def test_apply_blocks_exactly_the_refused_keys_and_teams_through_the_api(
-    scenario: LitellmScenario, stub: LitellmStub, litellm_database_url: str, home: Path
+    fresh: LitellmScenario, stub: LitellmStub, litellm_database_url: str, home: Path
 ) -> None:
     stub.reset()
     env = _env(litellm_database_url, home, stub.url)
     done = run_cli("reconcile", "--apply", env=env)
     assert done.returncode == 0, done.stderr
     assert f"keys and teams blocked and unblocked through LiteLLM's API at {stub.url}" in done.stderr
-    refused = _refused(scenario)
+    refused = _refused(fresh)
     assert f"applied: {len(refused)} flagged, 0 unflagged" in done.stdout
     called = _called(stub)
     assert all(route.endswith("/block") and status == 200 for route, _, status in called)
@@ -173,9 +198,9 @@ def test_apply_blocks_exactly_the_refused_keys_and_teams_through_the_api(
 
 
 def test_an_admins_unblock_through_litellm_stands(
-    scenario: LitellmScenario, stub: LitellmStub, litellm_database_url: str, home: Path
+    applied: LitellmScenario, stub: LitellmStub, litellm_database_url: str, home: Path
 ) -> None:
-    [team] = sorted(entity for kind, entity in _refused(scenario) if kind == "team")[:1]
+    [team] = sorted(entity for kind, entity in _refused(applied) if kind == "team")[:1]
     LitellmApi(stub.url, MASTER).set_blocked("team", team, False)  # an admin lets the team through
     stub.reset()
     done = run_cli("reconcile", "--apply", env=_env(litellm_database_url, home, stub.url))
@@ -192,26 +217,33 @@ def test_an_admins_unblock_through_litellm_stands(
 
 
 def test_a_raised_budget_is_unblocked_through_key_unblock(
-    scenario: LitellmScenario, stub: LitellmStub, litellm_database_url: str, tmp_path: Path
+    applied: LitellmScenario, stub: LitellmStub, litellm_database_url: str, tmp_path: Path
 ) -> None:
-    [key] = sorted(entity for kind, entity in _refused(scenario) if kind == "key")[:1]
-    verdict = next(v for v in scenario.verdicts if (v.kind, v.id) == ("key", key))
+    [key] = sorted(entity for kind, entity in _refused(applied) if kind == "key")[:1]
+    verdict = next(v for v in applied.verdicts if (v.kind, v.id) == ("key", key))
+    if verdict.source == "column":
+        budget = 'UPDATE "LiteLLM_VerificationToken" SET max_budget = %s WHERE token = %s RETURNING 1'
+        read = 'SELECT max_budget FROM "LiteLLM_VerificationToken" WHERE token = %s'
+    else:
+        budget = """UPDATE "LiteLLM_BudgetTable" SET max_budget = %s WHERE budget_id =
+                    (SELECT budget_id FROM "LiteLLM_VerificationToken" WHERE token = %s) RETURNING 1"""
+        read = """SELECT b.max_budget FROM "LiteLLM_BudgetTable" b JOIN "LiteLLM_VerificationToken" k
+                  ON k.budget_id = b.budget_id WHERE k.token = %s"""
     with psycopg.connect(litellm_database_url) as conn:  # as LiteLLM's /key/update leaves the row
-        if verdict.source == "column":
-            conn.execute('UPDATE "LiteLLM_VerificationToken" SET max_budget = 1e6 WHERE token = %s', (key,))
-        else:
-            conn.execute(
-                """UPDATE "LiteLLM_BudgetTable" SET max_budget = 1e6 WHERE budget_id =
-                   (SELECT budget_id FROM "LiteLLM_VerificationToken" WHERE token = %s)""",
+        (original,) = conn.execute(read, (key,)).fetchone()
+        conn.execute(budget, (1e6, key))
+    try:
+        stub.reset()
+        report = _apply(litellm_database_url, tmp_path / "lake", LitellmApi(stub.url, MASTER))
+        assert _called(stub) == [("/key/unblock", key, 200)]
+        assert report.unflagged == [("key", key)] and report.flagged == []
+        assert ("key", key) not in _blocked(litellm_database_url)
+        with psycopg.connect(litellm_database_url) as conn:
+            flagged = conn.execute(
+                "SELECT flagged FROM llmusage.budget_status WHERE entity_type = 'key' AND entity_id = %s",
                 (key,),
-            )
-    stub.reset()
-    report = _apply(litellm_database_url, tmp_path / "lake", LitellmApi(stub.url, MASTER))
-    assert _called(stub) == [("/key/unblock", key, 200)]
-    assert report.unflagged == [("key", key)] and report.flagged == []
-    assert ("key", key) not in _blocked(litellm_database_url)
-    with psycopg.connect(litellm_database_url) as conn:
-        flagged = conn.execute(
-            "SELECT flagged FROM llmusage.budget_status WHERE entity_type = 'key' AND entity_id = %s", (key,)
-        ).fetchone()
-    assert flagged == (False,)
+            ).fetchone()
+        assert flagged == (False,)
+    finally:  # the scenario as seeded, for the tests that run after this one
+        with psycopg.connect(litellm_database_url) as conn:
+            conn.execute(budget, (original, key))

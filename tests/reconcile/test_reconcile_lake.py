@@ -29,7 +29,12 @@ def _pg_ledger(url: str) -> dict[tuple[str, str], float]:
     with psycopg.connect(url) as conn:
         rows = conn.execute(
             """SELECT 'key', api_key, sum(spend) FROM "LiteLLM_SpendLogs" GROUP BY 2
-               UNION ALL SELECT 'team', team_id, sum(spend) FROM "LiteLLM_SpendLogs" WHERE team_id IS NOT NULL GROUP BY 2"""
+               UNION ALL SELECT 'team', team_id, sum(spend) FROM "LiteLLM_SpendLogs" WHERE team_id IS NOT NULL GROUP BY 2
+               UNION ALL SELECT 'user', "user", sum(spend) FROM "LiteLLM_SpendLogs" WHERE "user" IS NOT NULL GROUP BY 2
+               UNION ALL SELECT 'organization', COALESCE(t.organization_id, u.organization_id), sum(l.spend)
+                 FROM "LiteLLM_SpendLogs" l LEFT JOIN "LiteLLM_TeamTable" t ON t.team_id = l.team_id
+                 LEFT JOIN "LiteLLM_UserTable" u ON u.user_id = l."user"
+                 WHERE COALESCE(t.organization_id, u.organization_id) IS NOT NULL GROUP BY 2"""
         ).fetchall()
     return {(t, e): s for t, e, s in rows}
 
@@ -43,8 +48,12 @@ def test_ledger_over_the_lake_equals_postgres(seeded, database_url: str) -> None
     got = {
         (r["entity_type"], r["entity_id"]): r["ledger_spend"] for r in result.entities.iter_rows(named=True)
     }
+    assert {kind for kind, _ in expected} == {"key", "user", "team", "organization"}
     for key, amount in expected.items():
         assert got[key] == pytest.approx(amount, rel=1e-9, abs=1e-9), key
+    for kind in ("user", "team", "organization"):  # nobody the logs do not name has a ledger of their own
+        extra = {k for k, v in got.items() if k[0] == kind and k not in expected and v}
+        assert not extra, extra
     assert int(result.entities.filter(result.entities["entity_type"] == "key")["requests"].sum()) == 40_000
 
 
@@ -82,11 +91,17 @@ def test_a_lake_behind_postgres_is_not_drift(seeded, database_url: str, tmp_path
             )
         conn.execute('UPDATE "LiteLLM_VerificationToken" SET spend = spend + 5 WHERE token = %s', (key,))
         conn.execute('UPDATE "LiteLLM_TeamTable" SET spend = spend + 5 WHERE team_id = %s', (team,))
-    after = reconcile(database_url, lake)
-    assert after.entities.filter(~after.entities["drift_ok"]).height == drift_before
-    row = after.entities.filter(after.entities["entity_id"] == key).row(0, named=True)
-    old = before.entities.filter(before.entities["entity_id"] == key).row(0, named=True)
-    assert row["ledger_spend"] == pytest.approx(old["ledger_spend"] + 5.0)
+    try:
+        after = reconcile(database_url, lake)
+        assert after.entities.filter(~after.entities["drift_ok"]).height == drift_before
+        row = after.entities.filter(after.entities["entity_id"] == key).row(0, named=True)
+        old = before.entities.filter(before.entities["entity_id"] == key).row(0, named=True)
+        assert row["ledger_spend"] == pytest.approx(old["ledger_spend"] + 5.0)
+    finally:  # the seeded data as it was, for the tests that run after this one
+        with psycopg.connect(database_url) as conn:
+            conn.execute("""DELETE FROM "LiteLLM_SpendLogs" WHERE request_id IN ('late-0', 'late-1')""")
+            conn.execute('UPDATE "LiteLLM_VerificationToken" SET spend = spend - 5 WHERE token = %s', (key,))
+            conn.execute('UPDATE "LiteLLM_TeamTable" SET spend = spend - 5 WHERE team_id = %s', (team,))
 
 
 def test_write_back_on_the_seeded_data_is_idempotent(seeded, database_url: str) -> None:

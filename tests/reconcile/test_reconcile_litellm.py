@@ -165,46 +165,56 @@ def test_a_counter_behind_by_the_reset_jobs_lag_is_not_drift(litellm_db: str, tm
 def test_apply_blocks_only_over_budget_keys_and_teams_and_respects_a_persons_unblock(
     litellm_db: str, tmp_path: Path
 ) -> None:
-    lake = tmp_path / "lake"
-    _, result = _statuses(litellm_db, lake)
-    report = write_back(litellm_db, result)
-    assert sorted(report.flagged) == sorted(
-        [("team", "t-over"), ("key", _token("k-row")), ("key", _token("k-person"))]
-    )
-    with psycopg.connect(litellm_db) as conn:
-        blocked_keys = {
-            r[0] for r in conn.execute('SELECT key_alias FROM "LiteLLM_VerificationToken" WHERE blocked')
-        }
-        blocked_teams = {r[0] for r in conn.execute('SELECT team_id FROM "LiteLLM_TeamTable" WHERE blocked')}
-        user_meta = conn.execute(
-            'SELECT metadata::text FROM "LiteLLM_UserTable" WHERE user_id = %s', ("u-personal",)
-        ).fetchone()
-    assert blocked_teams == {"t-over"}
-    assert blocked_keys == {"k-row", "k-person"}
-    assert user_meta == ("{}",)  # nothing written into LiteLLM's rows but `blocked`
-    # An admin lifts the block on k-person: recorded, and not re-imposed within the period.
-    with psycopg.connect(litellm_db) as conn:
-        conn.execute(
-            'UPDATE "LiteLLM_VerificationToken" SET blocked = false WHERE key_alias = %s', ("k-person",)
+    try:
+        lake = tmp_path / "lake"
+        _, result = _statuses(litellm_db, lake)
+        report = write_back(litellm_db, result)
+        assert sorted(report.flagged) == sorted(
+            [("team", "t-over"), ("key", _token("k-row")), ("key", _token("k-person"))]
         )
-    _, again = _statuses(litellm_db, lake)
-    second = write_back(litellm_db, again)
-    assert second.flagged == []
-    with psycopg.connect(litellm_db) as conn:
-        still = {
-            r[0] for r in conn.execute('SELECT key_alias FROM "LiteLLM_VerificationToken" WHERE blocked')
-        }
-        by_person = conn.execute(
-            """SELECT count(*) FROM llmusage.budget_events WHERE action = 'unflagged' AND detail ->> 'by' = 'person'"""
-        ).fetchone()
-    assert still == {"k-row"}
-    assert by_person == (1,)
-    # The team's budget is raised: llmusage lifts its own block.
-    with psycopg.connect(litellm_db) as conn:
-        conn.execute('UPDATE "LiteLLM_TeamTable" SET max_budget = 500 WHERE team_id = %s', ("t-over",))
-    _, raised = _statuses(litellm_db, lake)
-    third = write_back(litellm_db, raised)
-    assert third.unflagged == [("team", "t-over")]
+        with psycopg.connect(litellm_db) as conn:
+            blocked_keys = {
+                r[0] for r in conn.execute('SELECT key_alias FROM "LiteLLM_VerificationToken" WHERE blocked')
+            }
+            blocked_teams = {
+                r[0] for r in conn.execute('SELECT team_id FROM "LiteLLM_TeamTable" WHERE blocked')
+            }
+            user_meta = conn.execute(
+                'SELECT metadata::text FROM "LiteLLM_UserTable" WHERE user_id = %s', ("u-personal",)
+            ).fetchone()
+        assert blocked_teams == {"t-over"}
+        assert blocked_keys == {"k-row", "k-person"}
+        assert user_meta == ("{}",)  # nothing written into LiteLLM's rows but `blocked`
+        # An admin lifts the block on k-person: recorded, and not re-imposed within the period.
+        with psycopg.connect(litellm_db) as conn:
+            conn.execute(
+                'UPDATE "LiteLLM_VerificationToken" SET blocked = false WHERE key_alias = %s', ("k-person",)
+            )
+        _, again = _statuses(litellm_db, lake)
+        second = write_back(litellm_db, again)
+        assert second.flagged == []
+        with psycopg.connect(litellm_db) as conn:
+            still = {
+                r[0] for r in conn.execute('SELECT key_alias FROM "LiteLLM_VerificationToken" WHERE blocked')
+            }
+            by_person = conn.execute(
+                """SELECT count(*) FROM llmusage.budget_events WHERE action = 'unflagged' AND detail ->> 'by' = 'person'"""
+            ).fetchone()
+        assert still == {"k-row"}
+        assert by_person == (1,)
+        # The team's budget is raised: llmusage lifts its own block.
+        with psycopg.connect(litellm_db) as conn:
+            conn.execute('UPDATE "LiteLLM_TeamTable" SET max_budget = 500 WHERE team_id = %s', ("t-over",))
+        _, raised = _statuses(litellm_db, lake)
+        third = write_back(litellm_db, raised)
+        assert third.unflagged == [("team", "t-over")]
+    finally:  # the scenario as seeded for the other tests, whatever order they run in
+        with psycopg.connect(litellm_db) as conn:
+            conn.execute('UPDATE "LiteLLM_TeamTable" SET max_budget = 50 WHERE team_id = %s', ("t-over",))
+            conn.execute('UPDATE "LiteLLM_TeamTable" SET blocked = false WHERE blocked')
+            conn.execute('UPDATE "LiteLLM_VerificationToken" SET blocked = false WHERE blocked')
+            for table in ("budget_events", "budget_status", "alerts"):
+                conn.execute(f"DELETE FROM llmusage.{table}")
 
 
 def test_repair_spend_is_refused(litellm_db: str, tmp_path: Path) -> None:

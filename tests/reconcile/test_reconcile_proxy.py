@@ -98,31 +98,58 @@ def _reconcile(world: dict[str, Any]) -> None:
 def test_windowed_budget_counts_the_current_window_only(world: dict[str, Any]) -> None:
     assert _call(world, "windowed") == (200, None)  # $100 last month, ~$0 this month, $10 a month
     assert _call(world, "lifetime") == (429, "budget_exceeded")  # $100 of a $10 lifetime budget
-    # (reconciliation, in the next test, agrees: it flags the lifetime key and leaves the windowed one)
+    # (reconciliation agrees, in test_flags_are_refused_then_lifted: it flags the lifetime key only)
 
 
 def test_flags_are_refused_then_lifted(world: dict[str, Any]) -> None:
-    names = ("key", "team", "user", "org")
-    assert _call(world, "windowed") == (200, None)
-    assert [_call(world, n)[0] for n in names] == [200] * 4  # the spend columns say they are under budget
-    _reconcile(world)
-    expected = {
-        "key": "key_blocked",
-        "team": "team_blocked",
-        "user": "user_blocked",
-        "org": "organization_blocked",
-    }
-    for name, _code in expected.items():  # refused within the cache's lifetime (0.3 s here)
-        assert wait_for(lambda name=name: _call(world, name) == (403, expected[name]), timeout=10), name
-    with psycopg.connect(world["url"]) as conn:  # budgets raised: reconciliation lifts its flags
-        conn.execute("""UPDATE "LiteLLM_VerificationToken" SET max_budget = 100 WHERE key_alias = 'key'""")
-        conn.execute("""UPDATE "LiteLLM_TeamTable" SET max_budget = 100 WHERE team_id = 'team-over'""")
-        conn.execute("""UPDATE "LiteLLM_UserTable" SET max_budget = 100 WHERE user_id = 'user-over'""")
-        conn.execute(
-            """UPDATE "LiteLLM_OrganizationTable" SET max_budget = 100 WHERE organization_id = 'org-over'"""
-        )
-    _reconcile(world)
-    for name in names:
-        assert wait_for(lambda name=name: _call(world, name)[0] == 200, timeout=10), name
-    assert _call(world, "lifetime") == (403, "key_blocked")  # still over its lifetime budget: still flagged
-    assert _call(world, "windowed") == (200, None)
+    try:
+        names = ("key", "team", "user", "org")
+        assert _call(world, "windowed") == (200, None)
+        assert [_call(world, n)[0] for n in names] == [200] * 4  # the spend columns say they are under budget
+        _reconcile(world)
+        expected = {
+            "key": "key_blocked",
+            "team": "team_blocked",
+            "user": "user_blocked",
+            "org": "organization_blocked",
+        }
+        for name, _code in expected.items():  # refused within the cache's lifetime (0.3 s here)
+            assert wait_for(lambda name=name: _call(world, name) == (403, expected[name]), timeout=10), name
+        with psycopg.connect(world["url"]) as conn:  # budgets raised: reconciliation lifts its flags
+            conn.execute(
+                """UPDATE "LiteLLM_VerificationToken" SET max_budget = 100 WHERE key_alias = 'key'"""
+            )
+            conn.execute("""UPDATE "LiteLLM_TeamTable" SET max_budget = 100 WHERE team_id = 'team-over'""")
+            conn.execute("""UPDATE "LiteLLM_UserTable" SET max_budget = 100 WHERE user_id = 'user-over'""")
+            conn.execute(
+                """UPDATE "LiteLLM_OrganizationTable" SET max_budget = 100 WHERE organization_id = 'org-over'"""
+            )
+        _reconcile(world)
+        for name in names:
+            assert wait_for(lambda name=name: _call(world, name)[0] == 200, timeout=10), name
+        assert _call(world, "lifetime") == (
+            403,
+            "key_blocked",
+        )  # still over its lifetime budget: still flagged
+        assert _call(world, "windowed") == (200, None)
+    finally:  # as `_setup` left it, for whichever test runs next: budgets of 4, no flag, no status
+        with psycopg.connect(world["url"]) as conn:
+            conn.execute("""UPDATE "LiteLLM_VerificationToken" SET max_budget = 4 WHERE key_alias = 'key'""")
+            conn.execute("""UPDATE "LiteLLM_TeamTable" SET max_budget = 4 WHERE team_id = 'team-over'""")
+            conn.execute("""UPDATE "LiteLLM_UserTable" SET max_budget = 4 WHERE user_id = 'user-over'""")
+            conn.execute(
+                """UPDATE "LiteLLM_OrganizationTable" SET max_budget = 4 WHERE organization_id = 'org-over'"""
+            )
+            conn.execute(
+                """UPDATE "LiteLLM_VerificationToken" SET blocked = false, metadata = metadata - 'llmusage_block'"""
+            )
+            conn.execute(
+                """UPDATE "LiteLLM_TeamTable" SET blocked = false, metadata = metadata - 'llmusage_block'"""
+            )
+            conn.execute(
+                """UPDATE "LiteLLM_UserTable" SET user_metadata = user_metadata - 'llmusage_block'"""
+            )
+            conn.execute("""UPDATE "LiteLLM_OrganizationTable" SET metadata = metadata - 'llmusage_block'""")
+            for table in ("budget_events", "budget_status", "alerts"):
+                conn.execute(f"DELETE FROM llmusage.{table}")
+        assert wait_for(lambda: _call(world, "lifetime") == (429, "budget_exceeded"), timeout=10)

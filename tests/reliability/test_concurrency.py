@@ -5,6 +5,8 @@ budget by at most one request's cost (the one admitted while spend + reservation
 Two processes see each other's spend only through PostgreSQL, within the key cache lifetime after a batch
 commits (`policy.py`), so their overshoot is bounded by what both can spend in that window; the test
 computes that bound from the rates and checks it, and reconciliation over the lake shows the final state.
+The shared budget is large enough (about 390 requests) that two proxies blind to each other's spend
+(each spending the whole budget, an overshoot of about 390) fail the bound (about 150).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ pytestmark = pytest.mark.slow  # a fault, outage, crash or soak test: left out o
 NEAR = "sk-near-spent-" + "n" * 20
 SHARED = "sk-shared-two-proxies-" + "s" * 12
 NEAR_BUDGET, NEAR_SPENT = 0.01, 0.0095
-SHARED_BUDGET = 0.004
+SHARED_BUDGET = 0.012
 TTL = 0.5
 
 
@@ -138,9 +140,12 @@ def test_two_proxies_share_a_budget_and_reconciliation_shows_it(world: dict[str,
     final = _spend(world["url"], SHARED)
     overshoot = final - SHARED_BUDGET
     one = max(costs)
-    # Per process: its own in-flight (concurrency x one), plus what the other process can complete
-    # before its commit is seen: (cache TTL + batch wait + 1 s slack) at concurrency / mock latency (0.1 s).
-    bound = 2 * (concurrency * one + (TTL + 0.05 + 1.0) * concurrency / 0.1 * one)
+    # policy.py's bound, per process: the cost of its own requests in flight when the budget is reached
+    # (concurrency x one), plus what the other process completes before this one sees it: its batch wait
+    # (0.05 s) and this one's cache lifetime (TTL), with 0.25 s for the commit and the re-read, at the
+    # other's fastest rate (concurrency / mock latency of 0.1 s). A proxy without reservations meets it too
+    # (its extra overshoot is within the in-flight term): the single-process burst above is what tells.
+    bound = 2 * (concurrency * one + (TTL + 0.05 + 0.25) * concurrency / 0.1 * one)
     print(
         f"two proxies, budget {SHARED_BUDGET}: {len(costs)} admitted "
         f"({[sum(1 for s, _ in rs if s == 200) for rs in per_proxy]} per proxy), final {final:.6f}, "

@@ -68,7 +68,11 @@ def proxy(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             add_key(conn, USER_KEY, team="t-h", max_budget=100)
             add_model(conn, mock.url + "/v1")
         server = start_proxy(tmp, env, "--store-payload")
-        yield {"url": server.url, "server": server, "db": database_url, "tmp": tmp, "generated": []}
+        state = {"url": server.url, "server": server, "db": database_url, "tmp": tmp, "generated": []}
+        yield state
+        # After every test of the module, whatever order they ran in: no raw key anywhere yet.
+        leaks = _leaks(state)
+        assert not leaks, f"raw keys leaked: {leaks}"
     finally:
         if server is not None:
             server.stop()
@@ -457,6 +461,8 @@ def test_cli_out_paths_stay_where_asked(
 
 
 def test_cli_filters_are_never_sql(proxy: dict[str, Any], cli_env: dict[str, str]) -> None:
+    for _ in range(3):  # logs of its own to report on, whatever ran before
+        assert chat(proxy["url"], USER_KEY, "for the filters")[0] == 200
     assert run_cli("extract", env=cli_env).returncode == 0
     baseline = run_cli("report", "spend", "--format", "json", env=cli_env)
     assert baseline.returncode == 0, baseline.stderr
@@ -496,38 +502,55 @@ def test_cli_filters_are_never_sql(proxy: dict[str, Any], cli_env: dict[str, str
     assert again["requests"] == total["requests"] and again["spend"] == total["spend"]  # decimal strings
 
 
-def test_zz_keys_never_leak(proxy: dict[str, Any], tmp_path: Path) -> None:
-    """Last in the module: grep the proxy's log, every error body, spend logs and the lake for raw keys."""
-    # a little more traffic with every kind of key, right and wrong
+def _leaks(proxy: dict[str, Any], lake: Path | None = None) -> dict[str, list[str]]:
+    """Raw keys found in the proxy's log, every error body received, spend logs, the key table and (if
+    given) a lake extracted from them."""
+    secrets = {USER_KEY, MASTER, PROVIDER, *WRONG_KEYS, *proxy["generated"]}
+    secrets = {s for s in secrets if len(s) >= 12}
+    texts = {
+        "proxy log": proxy["server"].log.read_text(errors="replace"),
+        "error bodies": b"\n".join(ERRORS_SEEN).decode(errors="replace"),
+    }
+    with psycopg.connect(proxy["db"]) as conn:
+        texts["spend logs"] = "\n".join(
+            r[0] for r in conn.execute("""SELECT row_to_json(l)::text FROM "LiteLLM_SpendLogs" l""")
+        )
+        texts["key table"] = "\n".join(
+            r[0] for r in conn.execute("""SELECT row_to_json(t)::text FROM "LiteLLM_VerificationToken" t""")
+        )
+    if lake is not None:
+        extract(proxy["db"], lake, None)
+        texts["lake"] = "\n".join(str(pq.read_table(f).to_pylist()) for f in lake.rglob("*.parquet"))
+        texts["lake"] += "\n".join(f.read_text() for f in lake.rglob("*.json"))
+    return {
+        name: sorted(s for s in secrets if s in text)
+        for name, text in texts.items()
+        if any(s in text for s in secrets)
+    }
+
+
+def test_keys_never_leak(proxy: dict[str, Any], tmp_path: Path) -> None:
+    """Keys of every kind, right and wrong, made and used here (whatever ran before): none is anywhere in
+    clear, the lake included. The module's fixture checks again after the last test, whichever it is."""
+    master = {"Authorization": f"Bearer {MASTER}"}
+    for i in range(3):
+        status, _, body = http(
+            "POST", proxy["url"] + "/key/generate", {"key_alias": f"leak-{i}", "team_id": "t-h"}, master
+        )
+        assert status == 200, body
+        proxy["generated"].append(json.loads(body)["key"])
+    before = len(ERRORS_SEEN)
     for key in [USER_KEY, *WRONG_KEYS, *proxy["generated"][-3:]]:
         status, _headers, body = chat(proxy["url"], key, "leak check", 1)
         if status != 200:
             ERRORS_SEEN.append(body)
-    secrets = {USER_KEY, MASTER, PROVIDER, *WRONG_KEYS, *proxy["generated"]}
-    secrets = {s for s in secrets if len(s) >= 12}
-    assert len(proxy["generated"]) >= 10
-    log = proxy["server"].log.read_text(errors="replace")
-    errors = b"\n".join(ERRORS_SEEN).decode(errors="replace")
-    assert len(ERRORS_SEEN) > 50
-    with psycopg.connect(proxy["db"]) as conn:
-        logs = "\n".join(
-            r[0] for r in conn.execute("""SELECT row_to_json(l)::text FROM "LiteLLM_SpendLogs" l""")
-        )
-        tokens = "\n".join(
-            r[0] for r in conn.execute("""SELECT row_to_json(t)::text FROM "LiteLLM_VerificationToken" t""")
-        )
-    lake = tmp_path / "lake"
-    extract(proxy["db"], lake, None)
-    lake_text = "\n".join(str(pq.read_table(f).to_pylist()) for f in lake.rglob("*.parquet"))
-    lake_text += "\n".join(f.read_text() for f in lake.rglob("*.json"))
-    assert logs and lake_text and tokens
-    for name, text in (
-        ("proxy log", log),
-        ("error bodies", errors),
-        ("spend logs", logs),
-        ("key table", tokens),
-        ("lake", lake_text),
-    ):
-        leaked = sorted(s for s in secrets if s in text)
-        assert not leaked, f"{name} contains raw keys: {leaked}"
-    assert sha(USER_KEY) in logs  # the digest is what is stored
+        status, _, body = http("POST", proxy["url"] + "/key/generate", {}, {"Authorization": f"Bearer {key}"})
+        assert status == 401, body  # only the master key manages
+        ERRORS_SEEN.append(body)
+    assert len(ERRORS_SEEN) - before > len(WRONG_KEYS)
+    with psycopg.connect(proxy["db"], autocommit=True) as conn:  # the 200's log is written after the answer
+        query = """SELECT count(*) FROM "LiteLLM_SpendLogs" WHERE api_key = %s"""
+        assert wait_for(lambda: conn.execute(query, (sha(USER_KEY),)).fetchone()[0] > 0)
+    assert _leaks(proxy, tmp_path / "lake") == {}
+    lake = "\n".join(str(pq.read_table(f).to_pylist()) for f in (tmp_path / "lake").rglob("*.parquet"))
+    assert sha(USER_KEY) in lake  # what was grepped holds the logs, by the key's digest

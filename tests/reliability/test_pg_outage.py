@@ -3,7 +3,7 @@
 A throwaway embedded server is used, so the shared test server and the machine's 5432 are never touched.
 During the outage every answer must be a clean 200 (key cached, spend spooled) or a clean 503 (an unknown
 key that cannot be looked up): no 500, no hang. Afterwards the spool drains, every 200 has exactly one
-spend log, and every spend column equals the sum of its logs. kill -9 under load is in test_proxy_crash.py.
+spend log, and every spend column (key, user, team, organization) equals the sum of its logs. kill -9 under load is in test_proxy_crash.py.
 """
 
 from __future__ import annotations
@@ -47,7 +47,10 @@ def test_postgres_stopped_under_load(tmp_path: Path) -> None:
         env = proxy_env(url, tmp_path / "home")
         mock = start_mock(tmp_path, env)
         with psycopg.connect(url) as conn:
-            conn.execute("""INSERT INTO "LiteLLM_TeamTable" (team_id, max_budget) VALUES ('t-o', 1000)""")
+            conn.execute("""INSERT INTO "LiteLLM_OrganizationTable" (organization_id) VALUES ('o-o')""")
+            conn.execute(
+                """INSERT INTO "LiteLLM_TeamTable" (team_id, organization_id, max_budget) VALUES ('t-o', 'o-o', 1000)"""
+            )
             conn.execute("""INSERT INTO "LiteLLM_UserTable" (user_id, user_role) VALUES ('u-o', 'user')""")
             for key in KEYS:
                 add_key(conn, key, team="t-o", user="u-o", max_budget=1000)
@@ -94,7 +97,11 @@ def test_postgres_stopped_under_load(tmp_path: Path) -> None:
                 f"{len(missing)} of {len(load.ok)} 200s have no spend log: {sorted(missing)[:5]}"
             )
             assert set(found.values()) == {1}
-            assert spend_mismatches(conn) == []
+            assert spend_mismatches(conn) == []  # keys, user, team and organization
+            (org,) = conn.execute(
+                """SELECT spend FROM "LiteLLM_OrganizationTable" WHERE organization_id = 'o-o'"""
+            ).fetchone()
+            assert org > 0
             logged = conn.execute('SELECT count(*) FROM "LiteLLM_SpendLogs"').fetchone()[0]
             # refusals are not logged; a log without a 200 is a request whose client gave up (none here)
             assert logged == len(load.ok), (logged, len(load.ok), dict(load.statuses))

@@ -42,7 +42,10 @@ def test_full_spool_disk_refuses_503_and_loses_nothing(
     proxy = None
     try:
         with psycopg.connect(database_url) as conn:
-            conn.execute("""INSERT INTO "LiteLLM_TeamTable" (team_id) VALUES ('t-disk')""")
+            conn.execute("""INSERT INTO "LiteLLM_OrganizationTable" (organization_id) VALUES ('o-disk')""")
+            conn.execute(
+                """INSERT INTO "LiteLLM_TeamTable" (team_id, organization_id) VALUES ('t-disk', 'o-disk')"""
+            )
             add_key(conn, KEY, team="t-disk", max_budget=1000)
             add_model(conn, mock.url + "/v1")
         with monkeypatch.context() as m:
@@ -79,7 +82,11 @@ def test_full_spool_disk_refuses_503_and_loses_nothing(
             missing = set(ok) - set(found)
             assert not missing, f"{len(missing)} acknowledged requests have no spend log"
             assert set(found.values()) == {1}
-            assert spend_mismatches(conn) == []
+            assert spend_mismatches(conn) == []  # the key, its team and the team's organization
+            (org,) = conn.execute(
+                """SELECT spend FROM "LiteLLM_OrganizationTable" WHERE organization_id = 'o-disk'"""
+            ).fetchone()
+            assert org > 0
     finally:
         if proxy is not None:
             proxy.stop()

@@ -296,11 +296,13 @@ def test_chargeback_lines_and_totals(lake: Path, database_url: str) -> None:
     assert lines.height == 11  # 6 groups, each an input line and (but r4: no completion) an output line
     assert lines["x_Requests"].sum() == 6  # counted on the input lines only
     assert sum(lines["BilledCost"].to_list(), Decimal(0)) == MARCH  # exact, no rounding at all
-    with psycopg.connect(database_url) as conn:
-        (pg,) = conn.execute(
-            """SELECT sum(spend) FROM "LiteLLM_SpendLogs" WHERE created_at >= '2026-03-01' AND created_at < '2026-04-01'"""
-        ).fetchone()
-    assert round(float(MARCH), 2) == round(pg, 2)
+    with psycopg.connect(database_url) as conn:  # each log's spend as its shortest decimal, summed exactly
+        pg = conn.execute(
+            """SELECT request_id, spend::text FROM "LiteLLM_SpendLogs"
+               WHERE created_at >= '2026-03-01' AND created_at < '2026-04-01'"""
+        ).fetchall()
+    assert sum(lines["BilledCost"].to_list(), Decimal(0)) == sum((Decimal(v) for _, v in pg), Decimal(0))
+    assert sorted(rid for rid, _ in pg) == ["r1", "r2", "r3", "r4", "r5", "r6"]
     first = lines.row(0, named=True)
     assert first["ChargeCategory"] == "Usage" and first["BillingCurrency"] == "USD"
     assert first["ChargePeriodStart"].isoformat() == "2026-03-02T00:00:00+00:00"

@@ -1,11 +1,14 @@
-"""Helpers for the proxy tests: free loopback ports, server subprocesses that are always stopped, fixtures data."""
+"""Helpers for the proxy tests: server subprocesses on loopback ports (retried on a port taken meanwhile,
+and known to be theirs), always stopped; closed ports; fixtures data."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -42,29 +45,97 @@ def http(
         return err.code, {k.lower(): v for k, v in err.headers.items()}, err.read()
 
 
-class Server:
-    """A `llmusage ...` subprocess listening on a loopback port."""
+class PortTaken(RuntimeError):
+    """The port was free when chosen and taken by someone else before the server bound it."""
 
-    def __init__(self, args: list[str], env: dict[str, str], port: int, log: Path) -> None:
-        self.port = port
-        self.log = log
-        self._log = open(log, "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen([*LLMUSAGE, *args], env=env, stdout=self._log, stderr=subprocess.STDOUT)
-        self.url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {log.read_text()[-2000:]}")
+
+def _listening_inodes(port: int) -> set[str]:
+    """Socket inodes listening on 127.0.0.1:`port` (or on any address), from /proc/net/tcp."""
+    wanted = {f"0100007F:{port:04X}", f"00000000:{port:04X}"}
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1] in wanted and fields[3] == "0A":  # 0A: LISTEN
+            found.add(fields[9])
+    return found
+
+
+def _tree(pid: int) -> list[int]:
+    """`pid` and its descendants (workers of a server that forks)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                todo.extend(int(c) for c in task.read_text().split())
+    return out
+
+
+def listens(pid: int, port: int) -> bool:
+    """Whether the process `pid` (or one of its children) holds the socket listening on `port`: a 200 on
+    the port is then its answer, not that of another test run's server that took the port first."""
+    sockets = {f"socket:[{inode}]" for inode in _listening_inodes(port)}
+    for p in _tree(pid):
+        for fd in Path(f"/proc/{p}/fd").glob("*"):
+            with contextlib.suppress(OSError):
+                if os.readlink(fd) in sockets:
+                    return True
+    return False
+
+
+def wait_listening(
+    proc: subprocess.Popen[Any], port: int, log: Callable[[], str], timeout: float = 30
+) -> None:
+    """Wait until `proc` listens on `port` and answers `/health` 200. Raise PortTaken if it exited because
+    the port was in use, RuntimeError if it exited otherwise or did not come up in time."""
+    url = f"http://127.0.0.1:{port}/health"
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            text = log()
+            if "address already in use" in text.lower() or "errno 98" in text.lower():
+                raise PortTaken(text[-500:])
+            raise RuntimeError(f"server exited: {text[-2000:]}")
+        if listens(proc.pid, port):
             try:
-                status, _, _ = http("GET", self.url + "/health", timeout=1)
-                if status == 200:
-                    break
+                if http("GET", url, timeout=1)[0] == 200:
+                    return
             except OSError:
                 pass
-            if time.monotonic() > deadline:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"server did not come up: {log()[-2000:]}")
+        time.sleep(0.05)
+
+
+class Server:
+    """A `llmusage ...` subprocess listening on a loopback port: `port`, else a free one (chosen again if
+    another process takes it before the server binds it)."""
+
+    def __init__(
+        self, args: list[str], env: dict[str, str], port: int | None, log: Callable[[int], Path]
+    ) -> None:
+        for attempt in range(5):
+            self.port = port or free_port()
+            self.log = log(self.port)
+            self._log = open(self.log, "ab")  # noqa: SIM115
+            self.proc = subprocess.Popen(
+                [*LLMUSAGE, *args, "--port", str(self.port)],
+                env=env,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+            )
+            self.url = f"http://127.0.0.1:{self.port}"
+            try:
+                wait_listening(self.proc, self.port, lambda: self.log.read_text(errors="replace"))
+                return
+            except PortTaken:
                 self.stop()
-                raise RuntimeError(f"server did not come up: {log.read_text()[-2000:]}")
-            time.sleep(0.05)
+                if port is not None or attempt == 4:
+                    raise
+            except BaseException:
+                self.stop()
+                raise
 
     def kill9(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
@@ -83,13 +154,11 @@ class Server:
 
 
 def start_mock(tmp: Path, env: dict[str, str], *extra: str) -> Server:
-    port = free_port()
-    return Server(["mock-upstream", "--port", str(port), *extra], env, port, tmp / f"mock-{port}.log")
+    return Server(["mock-upstream", *extra], env, None, lambda port: tmp / f"mock-{port}.log")
 
 
 def start_proxy(tmp: Path, env: dict[str, str], *extra: str, port: int | None = None) -> Server:
-    port = port or free_port()
-    return Server(["proxy", "--port", str(port), *extra], env, port, tmp / f"proxy-{port}.log")
+    return Server(["proxy", *extra], env, port, lambda port: tmp / f"proxy-{port}.log")
 
 
 def proxy_env(database_url: str, home: Path) -> dict[str, str]:
@@ -101,6 +170,15 @@ def proxy_env(database_url: str, home: Path) -> dict[str, str]:
         MOCK_PROVIDER_KEY="sk-provider-secret-never-logged",
     )
     return env
+
+
+@contextmanager
+def closed_port() -> Iterator[int]:
+    """A loopback port that refuses connections for as long as the block lasts: bound, so that nothing
+    else can take it meanwhile, and never listening (a dead upstream, not one that might come alive)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield int(sock.getsockname()[1])
 
 
 def sha(raw: str) -> str:
@@ -118,7 +196,8 @@ def wait_for(predicate: Any, timeout: float = 20.0, interval: float = 0.05) -> A
 
 
 def spend_mismatches(conn: psycopg.Connection) -> list[tuple[Any, ...]]:
-    """Entities whose spend column differs from the sum of their logs (the proxy's invariant)."""
+    """Entities whose spend column differs from the sum of their logs (the proxy's invariant); a log's
+    organization is its team's, else its user's (as `sql/proxy/write_logs.sql` counts it)."""
     return conn.execute(
         """
         SELECT 'key', k.token, k.spend, COALESCE(SUM(l.spend), 0) FROM "LiteLLM_VerificationToken" k
@@ -132,6 +211,17 @@ def spend_mismatches(conn: psycopg.Connection) -> list[tuple[Any, ...]]:
         SELECT 'team', t.team_id, t.spend, COALESCE(SUM(l.spend), 0) FROM "LiteLLM_TeamTable" t
         LEFT JOIN "LiteLLM_SpendLogs" l ON l.team_id = t.team_id GROUP BY t.team_id, t.spend
         HAVING abs(COALESCE(t.spend, 0) - COALESCE(SUM(l.spend), 0)) > 1e-9
+        UNION ALL
+        SELECT 'organization', o.organization_id, o.spend, COALESCE(SUM(l.spend), 0)
+        FROM "LiteLLM_OrganizationTable" o
+        LEFT JOIN (
+            SELECT COALESCE(t.organization_id, u.organization_id) AS organization_id, l.spend
+            FROM "LiteLLM_SpendLogs" l
+            LEFT JOIN "LiteLLM_TeamTable" t ON t.team_id = l.team_id
+            LEFT JOIN "LiteLLM_UserTable" u ON u.user_id = l."user"
+        ) l ON l.organization_id = o.organization_id
+        GROUP BY o.organization_id, o.spend
+        HAVING abs(COALESCE(o.spend, 0) - COALESCE(SUM(l.spend), 0)) > 1e-9
         """
     ).fetchall()
 
